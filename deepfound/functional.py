@@ -43,7 +43,7 @@ def _check_lin_shapes(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
 
 
 def lin(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Affine map ``x @ w + b`` of a batch ``x`` (n, n_in) by ``w`` (n_in, n_out) and ``b`` (n_out,).
+    """Affine map ``x @ w + b``: ``x`` (n, n_in), ``w`` (n_in, n_out), ``b`` (n_out,).
 
     Examples
     --------
@@ -62,10 +62,10 @@ def lin_grad(
 
     Returns
     -------
-    grad_x, grad_w, grad_b
-        ``grad_out @ w.T`` (n, n_in), ``x.T @ grad_out`` (n_in, n_out) and
-        ``grad_out.sum(0)`` (n_out,): the bias is added to every row, so its
-        gradient sums over the batch.
+    tuple of ndarray
+        ``grad_x = grad_out @ w.T`` (n, n_in), ``grad_w = x.T @ grad_out``
+        (n_in, n_out) and ``grad_b = grad_out.sum(0)`` (n_out,): the bias is
+        added to every row, so its gradient sums over the batch.
 
     Examples
     --------

@@ -1,6 +1,6 @@
-"""Layers as objects: each remembers its inputs on the way forward and applies its rule on the way back.
+"""Layers as objects: each keeps its inputs on the way forward and applies its rule on the way back.
 
-``module(x)`` runs :meth:`Module.forward` and keeps the inputs;
+``module(x)`` runs :meth:`~deepfound.nn.Module.forward` and keeps the inputs;
 ``module.backward(grad_out)`` returns the gradient with respect to the input and
 **overwrites** the ``.grad`` of each of the module's parameters, so calling it
 twice gives the same gradients (nothing accumulates).
@@ -61,9 +61,14 @@ class Module:
         return self.out
 
     def forward(self, *inputs):
+        """The module's output for ``inputs``; every subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, grad_out):
+        """Gradient with respect to the input, given the gradient ``grad_out`` of the output.
+
+        Also overwrites the ``.grad`` of the module's parameters.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def saved_inputs(self) -> tuple:

@@ -49,8 +49,7 @@ def test_near(a, b, *, rtol: float = 1e-5, atol: float = 1e-8) -> None:
     if not np.allclose(a_arr, b_arr, rtol=rtol, atol=atol):
         diff = float(np.max(np.abs(a_arr - b_arr)))
         raise AssertionError(
-            f"not near (rtol={rtol}, atol={atol}), largest difference {diff:.3g}:\n"
-            f"  {a!r}\n  {b!r}"
+            f"not near (rtol={rtol}, atol={atol}), largest difference {diff:.3g}:\n  {a!r}\n  {b!r}"
         )
 
 
