@@ -1,0 +1,193 @@
+"""Cross-entropy for classification: log-softmax, negative log-likelihood, and accuracy.
+
+Each function sits beside its gradient. ``logits`` are a network's raw outputs,
+shape (n, n_classes); ``target`` holds the true class of each row as integers in
+``[0, n_classes)``, shape (n,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepfound.nn import Module
+
+
+def log_softmax_naive(x: np.ndarray) -> np.ndarray:
+    """``log(exp(x) / sum(exp(x)))`` along the last axis, straight from the definition.
+
+    Overflows for large logits: ``exp(1000)`` is ``inf`` and ``inf / inf`` is ``nan``.
+    Use :func:`log_softmax`.
+
+    Examples
+    --------
+    >>> print(np.round(log_softmax_naive(np.array([0.0, np.log(3.0)])), 6))
+    [-1.386294 -0.287682]
+    """
+    e = np.exp(x)
+    return np.log(e / e.sum(-1, keepdims=True))
+
+
+def logsumexp(x: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(x)))`` along the last axis, without overflow.
+
+    With ``m = max(x)``, ``log(sum(exp(x))) = m + log(sum(exp(x - m)))``: the
+    largest term of the shifted sum is ``exp(0) = 1``, so nothing overflows and
+    the logarithm never sees zero.
+
+    Examples
+    --------
+    >>> print(logsumexp(np.array([1000.0, 1000.0])) - 1000)
+    0.6931471805599453
+    """
+    m = x.max(-1, keepdims=True)
+    # A row of -inf has no finite maximum to shift by; shifting by 0 gives -inf, as it should.
+    m[~np.isfinite(m)] = 0
+    return (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0]
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Logarithm of the softmax along the last axis: ``x - logsumexp(x)``.
+
+    Examples
+    --------
+    >>> print(np.round(log_softmax(np.array([1e4, 1e4 + np.log(3.0)])), 6))
+    [-1.386294 -0.287682]
+    """
+    return x - logsumexp(x)[..., None]
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis: non-negative, each row sums to one.
+
+    Examples
+    --------
+    >>> softmax(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
+    return np.exp(log_softmax(x))
+
+
+def log_softmax_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`log_softmax`: ``grad_out - softmax(x) * sum(grad_out)`` per row.
+
+    Examples
+    --------
+    >>> log_softmax_grad(np.array([0.0, np.log(3.0)]), np.array([1.0, 0.0]))
+    array([ 0.75, -0.75])
+    """
+    return grad_out - softmax(x) * grad_out.sum(-1, keepdims=True)
+
+
+def _check_target(name: str, scores: np.ndarray, target: np.ndarray) -> None:
+    if scores.ndim != 2 or target.shape != scores.shape[:1]:
+        raise ValueError(
+            f"{name}: scores of shape (n, n_classes) and a target of shape (n,) expected, "
+            f"got {scores.shape} and {target.shape}"
+        )
+    if not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"{name}: target must hold integer class labels, got dtype {target.dtype}")
+    # Negative labels would index from the end without an error, so they are checked here.
+    if target.size and (target.min() < 0 or target.max() >= scores.shape[1]):
+        raise ValueError(
+            f"{name}: labels must lie in [0, {scores.shape[1]}), "
+            f"got labels from {target.min()} to {target.max()}"
+        )
+
+
+def nll(log_probs: np.ndarray, target: np.ndarray) -> float:
+    """Negative log-likelihood: minus the mean log-probability of each row's true class.
+
+    ``log_probs[np.arange(n), target]`` picks one entry per row (integer-array indexing).
+
+    Examples
+    --------
+    >>> print(nll(np.log(np.array([[0.5, 0.5], [0.1, 0.9]])), np.array([0, 1])))
+    0.3992538481088858
+    """
+    _check_target("nll", log_probs, target)
+    return float(-log_probs[np.arange(len(target)), target].mean())
+
+
+def nll_grad(log_probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`nll` with respect to ``log_probs``: ``-1/n`` at each true class.
+
+    Examples
+    --------
+    >>> nll_grad(np.zeros((2, 3)), np.array([2, 0]))
+    array([[ 0. ,  0. , -0.5],
+           [-0.5,  0. ,  0. ]])
+    """
+    _check_target("nll_grad", log_probs, target)
+    grad = np.zeros_like(log_probs)
+    grad[np.arange(len(target)), target] = -1 / len(target)
+    return grad
+
+
+def cross_entropy(logits: np.ndarray, target: np.ndarray) -> float:
+    """Cross-entropy of raw scores against class labels: ``nll(log_softmax(logits), target)``.
+
+    Examples
+    --------
+    >>> print(cross_entropy(np.array([[0.0, np.log(3.0)]]), np.array([1])))
+    0.2876820724517809
+    """
+    return nll(log_softmax(logits), target)
+
+
+def cross_entropy_grad(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`cross_entropy`: ``(softmax(logits) - one_hot(target)) / n``.
+
+    Examples
+    --------
+    >>> cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([1]))
+    array([[ 0.25, -0.25]])
+    """
+    _check_target("cross_entropy_grad", logits, target)
+    return _softmax_minus_one_hot(softmax(logits), target)
+
+
+def _softmax_minus_one_hot(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``(probs - one_hot(target)) / n``, computed in place on ``probs``."""
+    n = len(target)
+    probs[np.arange(n), target] -= 1
+    probs /= n
+    return probs
+
+
+def accuracy(logits: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of rows whose highest score is at the true class.
+
+    Examples
+    --------
+    >>> print(accuracy(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 1, 1])))
+    0.6666666666666666
+    """
+    _check_target("accuracy", logits, target)
+    return float((logits.argmax(-1) == target).mean())
+
+
+class CrossEntropy(Module):
+    """Cross-entropy as a loss module: ``loss(logits, target)``, then ``loss.backward()``.
+
+    The forward pass keeps the log-probabilities, so the backward pass only
+    exponentiates them and subtracts the one-hot target.
+
+    Examples
+    --------
+    >>> loss = CrossEntropy()
+    >>> print(loss(np.array([[0.0, np.log(3.0)]]), np.array([1])))
+    0.2876820724517809
+    >>> loss.backward()
+    array([[ 0.25, -0.25]])
+    """
+
+    def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
+        self.log_probs = log_softmax(logits)
+        return nll(self.log_probs, target)
+
+    def backward(self) -> np.ndarray:
+        _, target = self.saved_inputs()
+        return _softmax_minus_one_hot(np.exp(self.log_probs), target)
+
+    def __repr__(self) -> str:
+        return "CrossEntropy()"

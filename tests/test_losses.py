@@ -1,0 +1,158 @@
+"""deepfound.losses against PyTorch (float64), finite differences, and extreme logits."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from deepfound.losses import (
+    CrossEntropy,
+    accuracy,
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    log_softmax_grad,
+    log_softmax_naive,
+    logsumexp,
+    nll,
+    nll_grad,
+    softmax,
+)
+from deepfound.testing import check_grad, test_near
+
+# Functions of the logits alone: (ours, PyTorch's).
+ROW_FUNCTIONS = [
+    (log_softmax, lambda t: F.log_softmax(t, dim=-1)),
+    (log_softmax_naive, lambda t: F.log_softmax(t, dim=-1)),
+    (softmax, lambda t: F.softmax(t, dim=-1)),
+    (logsumexp, lambda t: torch.logsumexp(t, dim=-1)),
+]
+# Functions of (scores, target) returning a scalar: (ours, PyTorch's, our gradient or None).
+TARGET_FUNCTIONS = [
+    (cross_entropy, F.cross_entropy, cross_entropy_grad),
+    (nll, F.nll_loss, nll_grad),
+    (accuracy, lambda s, t: (s.argmax(-1) == t).double().mean(), None),
+]
+STABLE_ROW_FUNCTIONS = [pair for pair in ROW_FUNCTIONS if pair[0] is not log_softmax_naive]
+
+NAME = lambda f: getattr(f, "__name__", "none")  # noqa: E731
+TOL = {"rtol": 1e-10, "atol": 1e-12}
+
+
+@st.composite
+def logits_and_target(draw, bound=30.0):
+    n = draw(st.integers(1, 12))
+    c = draw(st.integers(1, 10))
+    elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False)
+    logits = draw(arrays(np.float64, (n, c), elements=elements))
+    target = draw(arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+    return logits, target
+
+
+def torch_value(fn, *arrays_):
+    return fn(*(torch.from_numpy(a) for a in arrays_)).detach().numpy()
+
+
+@pytest.mark.parametrize(("ours", "reference"), ROW_FUNCTIONS, ids=NAME)
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target())
+def test_row_functions_match_torch(ours, reference, data):
+    logits, _ = data
+    test_near(ours(logits), torch_value(reference, logits), **TOL)
+
+
+@pytest.mark.parametrize(("ours", "reference"), STABLE_ROW_FUNCTIONS, ids=NAME)
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4))
+def test_row_functions_stable_for_extreme_logits(ours, reference, data):
+    logits, _ = data
+    result = ours(logits)
+    assert np.isfinite(result).all()
+    test_near(result, torch_value(reference, logits), **TOL)
+
+
+def test_naive_log_softmax_overflows_where_the_trick_does_not():
+    logits = np.array([[1e4, -1e4, 0.0]])
+    with np.errstate(all="ignore"):
+        assert np.isnan(log_softmax_naive(logits)).any()
+    test_near(log_softmax(logits), np.array([[0.0, -2e4, -1e4]]))
+
+
+def test_logsumexp_of_all_minus_infinity_is_minus_infinity():
+    with np.errstate(divide="ignore"):  # log(0), as numpy reports it
+        assert logsumexp(np.array([[-np.inf, -np.inf]]))[0] == -np.inf
+
+
+@pytest.mark.parametrize(("ours", "reference", "_"), TARGET_FUNCTIONS, ids=NAME)
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4))
+def test_target_functions_match_torch(ours, reference, _, data):
+    logits, target = data
+    scores = log_softmax(logits) if ours is nll else logits
+    test_near(ours(scores, target), float(torch_value(reference, scores, target)), **TOL)
+
+
+@pytest.mark.parametrize(("ours", "reference", "grad"), TARGET_FUNCTIONS[:2], ids=NAME)
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4))
+def test_gradients_match_autograd(ours, reference, grad, data):
+    logits, target = data
+    scores = log_softmax(logits) if ours is nll else logits
+    scores_t = torch.tensor(scores, requires_grad=True)
+    reference(scores_t, torch.from_numpy(target)).backward()
+    test_near(grad(scores, target), scores_t.grad.numpy(), **TOL)
+
+
+@pytest.mark.parametrize(("ours", "_", "grad"), TARGET_FUNCTIONS[:2], ids=NAME)
+@settings(max_examples=15, deadline=None)
+@given(data=logits_and_target(bound=5.0))
+def test_gradients_match_finite_differences(ours, _, grad, data):
+    logits, target = data
+    check_grad(lambda s: ours(s, target), logits, grad(logits, target), rtol=1e-5, atol=1e-8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4))
+def test_log_softmax_grad_matches_autograd(data):
+    logits, _ = data
+    grad_out = np.random.default_rng(0).standard_normal(logits.shape)
+    logits_t = torch.tensor(logits, requires_grad=True)
+    F.log_softmax(logits_t, dim=-1).backward(torch.from_numpy(grad_out))
+    test_near(log_softmax_grad(logits, grad_out), logits_t.grad.numpy(), **TOL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4))
+def test_cross_entropy_module_matches_the_functions(data):
+    logits, target = data
+    loss = CrossEntropy()
+    test_near(loss(logits, target), cross_entropy(logits, target), **TOL)
+    first = loss.backward()
+    test_near(first, cross_entropy_grad(logits, target), **TOL)
+    test_near(loss.backward(), first, **TOL)
+
+
+def test_float32_stays_float32():
+    logits = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    target = np.array([1, 0])
+    assert log_softmax(logits).dtype == np.float32
+    assert cross_entropy_grad(logits, target).dtype == np.float32
+    loss = CrossEntropy()
+    loss(logits, target)
+    assert loss.backward().dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [nll, nll_grad, cross_entropy, cross_entropy_grad, accuracy])
+def test_bad_targets_are_rejected(fn):
+    scores = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"\(3, 4\) and \(2,\)"):
+        fn(scores, np.array([0, 1]))
+    with pytest.raises(ValueError, match="labels must lie in \\[0, 4\\), got labels from -1 to 2"):
+        fn(scores, np.array([0, -1, 2]))
+    with pytest.raises(ValueError, match="from 0 to 4"):
+        fn(scores, np.array([0, 4, 2]))
+    with pytest.raises(TypeError, match="integer class labels, got dtype float64"):
+        fn(scores, np.array([0.0, 1.0, 2.0]))
