@@ -1,0 +1,152 @@
+"""The training loop: forward, loss, backward, step, batch after batch, epoch after epoch.
+
+Losses and accuracies over several batches are averaged **weighted by batch size**,
+so that they equal the value over the whole dataset even when the last batch is
+smaller than the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from deepfound.loader import DataLoader
+from deepfound.losses import accuracy
+from deepfound.nn import Module
+from deepfound.optim import SGD
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured, one entry per epoch.
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training loss over the epoch's batches, weighted by batch size, measured
+        while the weights were still changing.
+    valid_loss, valid_accuracy : list of float
+        Loss and accuracy on the whole validation set at the end of the epoch.
+    train_seconds : list of float
+        Wall-clock time of the epoch's training steps, validation excluded.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+    valid_accuracy: list[float] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+
+
+def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
+    """Loss and accuracy of ``model`` over every batch of ``loader``, weighted by batch size.
+
+    Each batch's mean is multiplied by its number of rows before summing, and
+    the sum divided by the total number of rows: the mean over the whole dataset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepfound.loader import Dataset
+    >>> from deepfound.losses import CrossEntropy
+    >>> from deepfound.nn import Linear
+    >>> x, y = np.eye(3, dtype=np.float32), np.array([0, 1, 1])
+    >>> model = Linear(3, 2, rng=0)
+    >>> model.weight.data[:] = [[1, 0], [0, 1], [1, 0]]
+    >>> loss, acc = evaluate(model, CrossEntropy(), DataLoader(Dataset(x, y), batch_size=2))
+    >>> print(round(acc, 4))
+    0.6667
+    """
+    total_loss = total_correct = 0.0
+    total = 0
+    for x, y in loader:
+        out = model(x)
+        n = len(y)
+        total_loss += loss_fn(out, y) * n
+        total_correct += accuracy(out, y) * n
+        total += n
+    if total == 0:
+        raise ValueError("evaluate: the loader yielded no rows")
+    return total_loss / total, total_correct / total
+
+
+def fit(
+    model: Module,
+    loss_fn: Module,
+    opt: SGD,
+    train: DataLoader,
+    valid: DataLoader,
+    epochs: int,
+    *,
+    schedule: Callable[[int], float] | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train``, validating after each.
+
+    Parameters
+    ----------
+    model : Module
+        The network; ``model(x)`` gives its output, ``model.backward(grad)`` its gradients.
+    loss_fn : Module
+        A loss module such as :class:`~deepfound.losses.CrossEntropy`.
+    opt : SGD
+        The optimizer over ``model.parameters()``.
+    train, valid : DataLoader
+        Training batches (usually shuffled) and validation batches.
+    epochs : int
+        Passes over the training data.
+    schedule : callable, optional
+        Learning rate for each step, from step 0 to ``epochs * len(train) - 1``;
+        ``opt.lr`` is left as it is when omitted.
+    progress : bool
+        Show a progress bar over the batches (on standard error).
+
+    Returns
+    -------
+    History
+        Per-epoch training loss, validation loss and accuracy, and training time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepfound.loader import Dataset
+    >>> from deepfound.losses import CrossEntropy
+    >>> from deepfound.nn import Linear
+    >>> x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+    >>> y = (x[:, 0] > 0).astype(np.int64)
+    >>> model = Linear(2, 2, rng=0)
+    >>> data = DataLoader(Dataset(x, y), batch_size=16, shuffle=True, rng=0)
+    >>> hist = fit(model, CrossEntropy(), SGD(model.parameters(), lr=1.0), data, data, 20,
+    ...            progress=False)
+    >>> len(hist.train_loss), hist.valid_accuracy[-1] > 0.95
+    (20, True)
+    """
+    if epochs < 1:
+        raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
+    history = History()
+    bar = tqdm(total=epochs * len(train), disable=not progress, unit="batch")
+    step = 0
+    for epoch in range(epochs):
+        bar.set_description(f"epoch {epoch + 1}/{epochs}")
+        total_loss, total = 0.0, 0
+        start = time.perf_counter()
+        for x, y in train:
+            if schedule is not None:
+                opt.lr = schedule(step)
+            loss = loss_fn(model(x), y)
+            model.backward(loss_fn.backward())
+            opt.step()
+            total_loss += loss * len(y)
+            total += len(y)
+            step += 1
+            bar.update()
+        history.train_seconds.append(time.perf_counter() - start)
+        history.train_loss.append(total_loss / total)
+        valid_loss, valid_accuracy = evaluate(model, loss_fn, valid)
+        history.valid_loss.append(valid_loss)
+        history.valid_accuracy.append(valid_accuracy)
+        bar.set_postfix(valid_loss=f"{valid_loss:.4f}", valid_accuracy=f"{valid_accuracy:.4f}")
+    bar.close()
+    return history
