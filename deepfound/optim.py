@@ -39,7 +39,9 @@ class SGD:
             raise ValueError("SGD: no parameters to optimize (was the iterable already consumed?)")
         for p in self.params:
             if not isinstance(p, Parameter):
-                raise TypeError(f"SGD: parameters must be Parameter objects, got {type(p).__name__}")
+                raise TypeError(
+                    f"SGD: parameters must be Parameter objects, got {type(p).__name__}"
+                )
         if not lr > 0:
             raise ValueError(f"SGD: the learning rate must be positive, got {lr}")
         self.lr = lr
@@ -48,7 +50,7 @@ class SGD:
 
     def step(self) -> None:
         """Move every parameter one step against its gradient, in place."""
-        for p, update in zip(self.params, self._update):
+        for p, update in zip(self.params, self._update, strict=True):
             np.multiply(p.grad, self.lr, out=update)
             p.data -= update
 

@@ -1,0 +1,97 @@
+"""deepfound.learner: fit learns a small problem; averages over batches are weighted by size."""
+
+import numpy as np
+import pytest
+
+from deepfound.learner import evaluate, fit
+from deepfound.loader import DataLoader, Dataset
+from deepfound.losses import CrossEntropy, accuracy, cross_entropy
+from deepfound.nn import Linear, ReLU, Sequential
+from deepfound.optim import SGD, linear_decay
+from deepfound.testing import test_near
+
+
+def blobs(n: int, seed: int) -> Dataset:
+    """Three well-separated clusters in 2-D, one per class."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0]])
+    x = centres[y] + 0.5 * rng.standard_normal((n, 2))
+    return Dataset(x.astype(np.float32), y)
+
+
+def mlp(seed: int) -> Sequential:
+    return Sequential(Linear(2, 16, rng=seed), ReLU(), Linear(16, 3, rng=seed + 1))
+
+
+def test_fit_reaches_near_zero_loss_on_a_separable_problem():
+    model = mlp(0)
+    train = DataLoader(blobs(200, 0), 16, shuffle=True, rng=0)
+    valid = DataLoader(blobs(100, 1), 32)
+    epochs = 30
+    history = fit(
+        model,
+        CrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        train,
+        valid,
+        epochs,
+        schedule=linear_decay(0.1, epochs * len(train)),
+        progress=False,
+    )
+    assert len(history.train_loss) == len(history.valid_loss) == epochs
+    assert len(history.valid_accuracy) == len(history.train_seconds) == epochs
+    assert history.train_loss[-1] < 0.01 < history.train_loss[0]
+    assert history.valid_loss[-1] < 0.01
+    assert history.valid_accuracy[-1] == 1.0
+    assert all(seconds > 0 for seconds in history.train_seconds)
+
+
+def test_fit_reproduces_for_the_same_seeds():
+    def run():
+        model = mlp(3)
+        train = DataLoader(blobs(50, 0), 8, shuffle=True, rng=5)
+        opt = SGD(model.parameters(), lr=0.05)
+        return fit(model, CrossEntropy(), opt, train, train, 2, progress=False).train_loss
+
+    assert run() == run()
+
+
+def test_evaluate_weights_batches_by_size():
+    ds = blobs(10, 2)
+    model = mlp(0)
+    whole_loss = cross_entropy(model(ds.x), ds.y)
+    whole_accuracy = accuracy(model(ds.x), ds.y)
+    loader = DataLoader(ds, batch_size=4)  # batches of 4, 4 and 2 rows
+    loss, acc = evaluate(model, CrossEntropy(), loader)
+    test_near(loss, whole_loss, rtol=1e-6)
+    test_near(acc, whole_accuracy, rtol=1e-12)
+    per_batch_mean = np.mean([cross_entropy(model(x), y) for x, y in loader])
+    assert abs(per_batch_mean - whole_loss) > 1e-3
+
+
+def test_schedule_sets_the_learning_rate_of_every_step():
+    model = mlp(0)
+    train = DataLoader(blobs(20, 0), 8)
+    opt = SGD(model.parameters(), lr=1.0)
+    schedule = linear_decay(0.2, 2 * len(train))
+    fit(model, CrossEntropy(), opt, train, train, 2, schedule=schedule, progress=False)
+    assert opt.lr == schedule(2 * len(train) - 1)
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_bar_can_be_switched_off(capsys, progress):
+    model = mlp(0)
+    train = DataLoader(blobs(20, 0), 8)
+    fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), train, train, 1, progress=progress)
+    err = capsys.readouterr().err
+    assert ("epoch 1/1" in err) is progress
+
+
+def test_bad_arguments_are_rejected():
+    model = mlp(0)
+    train = DataLoader(blobs(20, 0), 8)
+    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+        fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), train, train, 0)
+    with pytest.raises(ValueError, match="no rows"):
+        evaluate(model, CrossEntropy(), DataLoader(blobs(0, 0), 8))
