@@ -23,11 +23,9 @@ def _as_matrices(name: str, a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.
         raise ValueError(f"{name}: 2-D matrices expected, got shapes {a.shape} and {b.shape}")
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"{name}: inner dimensions differ: {a.shape} @ {b.shape}")
-    for x in (a, b):
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-            raise TypeError(
-                f"{name}: numeric matrices expected, got dtypes {a.dtype} and {b.dtype}"
-            )
+    # Booleans, signed and unsigned integers, floats and complex numbers.
+    if a.dtype.kind not in "biufc" or b.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: numeric matrices expected, got dtypes {a.dtype} and {b.dtype}")
     return a, b
 
 
