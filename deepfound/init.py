@@ -105,12 +105,13 @@ def kaiming_normal(
         ``'fan_out'`` that of the gradients on the way back.
     rng : int, numpy.random.Generator or None
         Seed or generator.
-    dtype : numpy dtype
+    dtype : dtype
         Floating-point type of the result.
 
     Returns
     -------
-    ndarray of shape (fan_in, fan_out)
+    ndarray
+        Shape (fan_in, fan_out), of type ``dtype``.
 
     Examples
     --------
@@ -142,7 +143,8 @@ def kaiming_uniform(
 
     Returns
     -------
-    ndarray of shape (fan_in, fan_out)
+    ndarray
+        Shape (fan_in, fan_out), of type ``dtype``.
 
     Examples
     --------
@@ -174,12 +176,13 @@ def xavier_normal(
         Factor on the standard deviation (1 for a linear layer).
     rng : int, numpy.random.Generator or None
         Seed or generator.
-    dtype : numpy dtype
+    dtype : dtype
         Floating-point type of the result.
 
     Returns
     -------
-    ndarray of shape (fan_in, fan_out)
+    ndarray
+        Shape (fan_in, fan_out), of type ``dtype``.
 
     Examples
     --------
@@ -200,7 +203,8 @@ def xavier_uniform(
 
     Returns
     -------
-    ndarray of shape (fan_in, fan_out)
+    ndarray
+        Shape (fan_in, fan_out), of type ``dtype``.
 
     Examples
     --------
