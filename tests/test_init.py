@@ -174,13 +174,37 @@ def test_torch_linear_default_is_kaiming_uniform_sqrt5():
     torch.manual_seed(0)
     weight = torch.empty(FAN_OUT, FAN_IN, dtype=torch.float64)
     torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    bias = torch.empty(FAN_OUT, dtype=torch.float64)
+    torch.nn.init.uniform_(bias, -1 / math.sqrt(FAN_IN), 1 / math.sqrt(FAN_IN))
     torch.testing.assert_close(layer.weight.detach(), weight, rtol=0, atol=0)
+    torch.testing.assert_close(layer.bias.detach(), bias, rtol=0, atol=0)
     # a = sqrt(5) gives gain sqrt(1/3): bound 1/sqrt(fan_in), std 1/sqrt(3 fan_in).
     std = 1 / math.sqrt(3 * FAN_IN)
     assert_distribution(layer.weight.detach().numpy(), "uniform", std)
     assert_distribution(
         init.kaiming_uniform(FAN_IN, FAN_OUT, a=math.sqrt(5), rng=0), "uniform", std
     )
+    # The layer multiplies by the transpose of its (fan_out, fan_in) weight.
+    x = torch.randn(7, FAN_IN, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), x @ layer.weight.T + layer.bias, rtol=1e-12, atol=1e-12)
+
+
+def test_torch_conv2d_default_is_kaiming_uniform_sqrt5():
+    channels_in, channels_out, k = 3, 8, 5
+    fan_in = channels_in * k * k
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels_in, channels_out, k, dtype=torch.float64)
+    assert torch.nn.init._calculate_fan_in_and_fan_out(conv.weight) == (
+        fan_in,
+        channels_out * k * k,
+    )
+    torch.manual_seed(0)
+    weight = torch.empty(channels_out, channels_in, k, k, dtype=torch.float64)
+    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    bias = torch.empty(channels_out, dtype=torch.float64)
+    torch.nn.init.uniform_(bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+    torch.testing.assert_close(conv.weight.detach(), weight, rtol=0, atol=0)
+    torch.testing.assert_close(conv.bias.detach(), bias, rtol=0, atol=0)
 
 
 BAD_FANS = [0, -1, 2.0, True, "3", None]
