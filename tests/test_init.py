@@ -113,6 +113,15 @@ def test_matches_formula_and_torch(ours, theirs, kind, std, kwargs):
     assert abs(w.std() - w_torch.std()) <= Z * math.sqrt(2) * se_std
 
 
+@pytest.mark.parametrize(("ours", "theirs", "kind", "std", "kwargs"), CASES)
+@settings(max_examples=10, deadline=None)
+@given(fan_in=st.integers(100, 400), fan_out=st.integers(100, 400), seed=st.integers(0, 2**32 - 1))
+def test_moments_for_any_shape(ours, theirs, kind, std, kwargs, fan_in, fan_out, seed):
+    # At least 10 000 weights, so the normal approximations behind the standard errors hold.
+    w = ours(fan_in, fan_out, rng=seed, dtype=np.float64, **kwargs)
+    assert_distribution(w, kind, std(fan_in, fan_out, **kwargs))
+
+
 @pytest.mark.parametrize("ours", OURS)
 @settings(max_examples=30, deadline=None)
 @given(
