@@ -148,6 +148,7 @@ def test_generator_advances_and_seeds_differ(ours):
     assert not np.array_equal(first, second)
     assert not np.array_equal(ours(30, 20, rng=1), ours(30, 20, rng=2))
     assert ours(30, 20).dtype == np.float32
+    assert ours(np.int64(3), np.int32(4)).shape == (3, 4)  # numpy integers are fans too
 
 
 @settings(max_examples=200, deadline=None)
