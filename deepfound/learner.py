@@ -87,13 +87,13 @@ def fit(
 
     Parameters
     ----------
-    model : Module
+    model : deepfound.nn.Module
         The network; ``model(x)`` gives its output, ``model.backward(grad)`` its gradients.
-    loss_fn : Module
+    loss_fn : deepfound.nn.Module
         A loss module such as :class:`~deepfound.losses.CrossEntropy`.
-    opt : SGD
+    opt : deepfound.optim.SGD
         The optimizer over ``model.parameters()``.
-    train, valid : DataLoader
+    train, valid : deepfound.loader.DataLoader
         Training batches (usually shuffled) and validation batches.
     epochs : int
         Passes over the training data.

@@ -18,7 +18,7 @@ class SGD:
 
     Parameters
     ----------
-    params : iterable of Parameter
+    params : list of deepfound.nn.Parameter
         Usually ``model.parameters()``; the iterable is read once and kept as a list.
     lr : float
         Learning rate, a positive number; the training loop may change ``opt.lr`` between steps.
