@@ -113,7 +113,7 @@ class Linear(Module):
         Widths of the input and the output.
     rng : int or numpy.random.Generator, optional
         Seed or generator for the weight.
-    dtype : numpy dtype, optional
+    dtype : dtype, optional
         Of the weight and the bias; float32 unless given.
     input_grad : bool, optional
         If false, :meth:`backward` skips the gradient with respect to the input and
