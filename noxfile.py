@@ -7,8 +7,11 @@ from pathlib import Path
 
 import nox
 
+nox.needs_version = ">=2024.10.9"
 nox.options.sessions = ["lint", "tests", "doctests", "book"]
 nox.options.default_venv_backend = "virtualenv"
+# Keep each session's environment between runs; the package itself is reinstalled every time.
+nox.options.reuse_venv = "yes"
 
 # Exactly this CPU build: it is the one available offline on the project's machines, and an
 # unpinned torch pulls a multi-GB CUDA build. torch is only the reference the tests compare with.
