@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
-import pooch
 import requests
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns inside Jupyter when ipywidgets is missing and then
+    # falls back to the plain text progress bar: exactly the bar wanted here.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 #: The canonical MNIST files and their sha256.
 MNIST_FILES = {
