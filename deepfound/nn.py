@@ -42,7 +42,9 @@ class Module:
     Calling a module stores its inputs in ``.inputs`` and its output in ``.out``
     (references, not copies), then returns the output; ``backward`` reads them
     back with :meth:`saved_inputs`. A module therefore remembers only its latest
-    call: call it, then run its backward, before calling it again.
+    call: call it, then run its backward, before calling it again. For the same
+    reason a module (or a parameter) cannot be used twice in one network: its
+    ``.grad`` would hold the gradient of one use, not the sum over both.
 
     Examples
     --------
@@ -87,21 +89,13 @@ class Module:
         return self.inputs
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every :class:`Parameter` of this module and of the modules it holds, each once."""
-        seen: set[int] = set()
-        for p in self._all_parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                yield p
-
-    def _all_parameters(self) -> Iterator[Parameter]:
+        """Every :class:`Parameter` of this module and of the modules it holds, in order."""
         for value in vars(self).values():
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            for item in items:
+            for item in value if isinstance(value, (list, tuple)) else (value,):
                 if isinstance(item, Parameter):
                     yield item
                 elif isinstance(item, Module):
-                    yield from item._all_parameters()
+                    yield from item.parameters()
 
 
 class Linear(Module):
@@ -220,6 +214,11 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            if any(layer is earlier for earlier in layers[:i]):
+                raise ValueError(
+                    f"Sequential: layer {i} ({layer!r}) is also an earlier layer; a module keeps "
+                    "the inputs of one call only, so create a new one for each position"
+                )
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -190,12 +190,17 @@ def test_module_base_class_needs_forward_and_backward() -> None:
         module.backward(np.ones(2))
 
 
-def test_parameters_are_found_once_each_in_order() -> None:
-    shared = Linear(3, 3, rng=0)
-    model = Sequential(Linear(2, 3, rng=1), ReLU(), shared, ReLU(), shared)
+def test_parameters_are_found_in_order() -> None:
+    model = Sequential(Linear(2, 3, rng=1), ReLU(), Linear(3, 1, rng=0))
     params = list(model.parameters())
-    assert [p.data.shape for p in params] == [(2, 3), (3,), (3, 3), (3,)]
-    assert params[2] is shared.weight
+    assert [p.data.shape for p in params] == [(2, 3), (3,), (3, 1), (1,)]
+    assert params[2] is model.layers[2].weight
+
+
+def test_sequential_rejects_a_layer_used_twice() -> None:
+    relu = ReLU()
+    with pytest.raises(ValueError, match=r"layer 3 \(ReLU\(\)\) is also an earlier layer"):
+        Sequential(Linear(2, 2), relu, Linear(2, 2), relu)
 
 
 def test_sequential_rejects_what_is_not_a_module() -> None:
