@@ -208,6 +208,9 @@ class Sequential(Module):
     Sequential(Linear(784, 50), ReLU(), Linear(50, 1))
     >>> [p.data.shape for p in model.parameters()]
     [(784, 50), (50,), (50, 1), (1,)]
+    >>> out = model(np.zeros((3, 784), np.float32))
+    >>> out.shape, model.backward(np.ones_like(out)).shape
+    ((3, 1), (3, 784))
     """
 
     def __init__(self, *layers: Module) -> None:
