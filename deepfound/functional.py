@@ -3,6 +3,8 @@
 Every ``*_grad`` function takes the forward pass's inputs and the gradient of
 the loss with respect to the forward pass's output (``grad_out``), and returns
 the gradient of the loss with respect to the inputs: one step of the chain rule.
+The checks are on shapes only (a few attribute reads), so that they cost
+nothing next to the arithmetic.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    """Rectified linear unit, ``max(x, 0)`` elementwise.
+    """Rectified linear unit, ``max(x, 0)`` elementwise; keeps the dtype of ``x``.
 
     Examples
     --------
@@ -24,41 +26,73 @@ def relu(x: np.ndarray) -> np.ndarray:
 def relu_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     """Gradient of :func:`relu`: ``grad_out`` where ``x > 0``, zero elsewhere.
 
+    At ``x = 0``, where ReLU has no derivative, the gradient is taken to be
+    zero, as PyTorch does.
+
     Examples
     --------
     >>> relu_grad(np.array([-2.0, 0.0, 3.0]), np.array([5.0, 5.0, 5.0]))
     array([0., 0., 5.])
     """
+    if np.shape(grad_out) != np.shape(x):
+        raise ValueError(
+            f"relu_grad: grad_out of shape {np.shape(x)} (the input's) expected, "
+            f"got {np.shape(grad_out)}"
+        )
     return grad_out * (x > 0)
 
 
-def _check_lin_shapes(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
-    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
+def _check_lin_shapes(name: str, x_shape: tuple, w_shape: tuple) -> None:
+    if len(w_shape) != 2:
+        raise ValueError(f"{name}: weight of shape (n_in, n_out) expected, got {w_shape}")
+    if len(x_shape) != 2 or x_shape[1] != w_shape[0]:
         raise ValueError(
-            f"lin: input of shape (batch, {w.shape[0]}) expected for a weight of shape "
-            f"{w.shape}, got {x.shape}"
+            f"{name}: input of shape (batch, {w_shape[0]}) expected for a weight of shape "
+            f"{w_shape}, got {x_shape}"
         )
-    if b.shape != (w.shape[1],):
-        raise ValueError(f"lin: bias of shape ({w.shape[1]},) expected, got {b.shape}")
 
 
 def lin(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Affine map ``x @ w + b``: ``x`` (n, n_in), ``w`` (n_in, n_out), ``b`` (n_out,).
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together; the message names them.
 
     Examples
     --------
     >>> lin(np.ones((2, 3)), np.ones((3, 4)), np.arange(4.0))
     array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]])
+    >>> lin(np.ones((2, 5)), np.ones((3, 4)), np.zeros(4))
+    Traceback (most recent call last):
+    ValueError: lin: input of shape (batch, 3) expected for a weight of shape (3, 4), got (2, 5)
     """
-    _check_lin_shapes(x, w, b)
-    return x @ w + b
+    w_shape = np.shape(w)
+    _check_lin_shapes("lin", np.shape(x), w_shape)
+    if np.shape(b) != w_shape[1:]:
+        raise ValueError(f"lin: bias of shape ({w_shape[1]},) expected, got {np.shape(b)}")
+    out = x @ w
+    out += b  # in place: the product is a fresh array, and this saves an (n, n_out) temporary
+    return out
 
 
 def lin_grad(
-    x: np.ndarray, w: np.ndarray, grad_out: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x: np.ndarray, w: np.ndarray, grad_out: np.ndarray, *, input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`lin` with respect to ``x``, ``w`` and ``b``.
+
+    Parameters
+    ----------
+    x, w : ndarray
+        The input (n, n_in) and weight (n_in, n_out) of the forward pass.
+    grad_out : ndarray
+        Gradient of the loss with respect to the output, shape (n, n_out).
+    input_grad : bool, optional
+        If false, skip ``grad_x`` (returned as ``None``): the gradient with
+        respect to the data is never needed, and costs as much as the forward
+        product.
 
     Returns
     -------
@@ -72,43 +106,63 @@ def lin_grad(
     >>> grad_x, grad_w, grad_b = lin_grad(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4)))
     >>> grad_x.shape, grad_w.shape, grad_b.shape
     ((2, 3), (3, 4), (4,))
+    >>> print(grad_b)
+    [2. 2. 2. 2.]
     """
-    return grad_out @ w.T, x.T @ grad_out, grad_out.sum(0)
+    x_shape, w_shape = np.shape(x), np.shape(w)
+    _check_lin_shapes("lin_grad", x_shape, w_shape)
+    if np.shape(grad_out) != (x_shape[0], w_shape[1]):
+        raise ValueError(
+            f"lin_grad: grad_out of shape {(x_shape[0], w_shape[1])} (the output's) expected, "
+            f"got {np.shape(grad_out)}"
+        )
+    grad_x = grad_out @ w.T if input_grad else None
+    return grad_x, x.T @ grad_out, grad_out.sum(0)
 
 
-def _as_pred_shape(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``target`` in ``pred``'s shape; an (n,) target against an (n, 1) prediction gains its axis.
+def _as_pred_shape(name: str, pred: np.ndarray, target) -> np.ndarray:
+    """``target`` in ``pred``'s shape and dtype; an (n,) target for an (n, 1) pred gains an axis.
 
     Subtracting an (n,) target from an (n, 1) prediction would broadcast to (n, n)
-    and give a silently wrong loss, so shapes are made equal or rejected.
+    and give a silently wrong loss, so shapes are made equal or rejected. Integer
+    targets (digit labels) take the prediction's dtype, so that the loss and its
+    gradient stay in float32 when the network is.
     """
+    dtype = pred.dtype if pred.dtype.kind == "f" else np.float64
+    target = np.asarray(target, dtype=dtype)
     if target.shape == pred.shape:
         return target
     if pred.ndim == 2 and pred.shape[1] == 1 and target.shape == pred.shape[:1]:
         return target[:, None]
     raise ValueError(
-        f"mse: target of shape {pred.shape} or {pred.shape[:1]} expected for a prediction "
+        f"{name}: target of shape {pred.shape} or {pred.shape[:1]} expected for a prediction "
         f"of shape {pred.shape}, got {target.shape}"
     )
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> float:
-    """Mean squared error between a prediction and a target of the same length.
+    """Mean squared error between a prediction and a target with one value per prediction.
 
     An (n, 1) prediction is compared with an (n,) target row by row, never
-    broadcast to (n, n).
+    broadcast to (n, n); any other mismatch of shapes raises :class:`ValueError`.
 
     Examples
     --------
     >>> print(mse(np.array([[1.0], [3.0]]), np.array([0.0, 1.0])))
     2.5
+    >>> mse(np.zeros((3, 1)), np.zeros(4))
+    Traceback (most recent call last):
+    ValueError: mse: target of shape (3, 1) or (3,) expected ... got (4,)
     """
-    target = _as_pred_shape(pred, target)
-    return float(((pred - target) ** 2).mean())
+    pred = np.asarray(pred)
+    diff = pred - _as_pred_shape("mse", pred, target)
+    return float((diff * diff).mean())
 
 
 def mse_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Gradient of :func:`mse` with respect to ``pred``: ``2 (pred - target) / n``.
+
+    ``n`` is the number of elements of ``pred``, over which :func:`mse` averages.
 
     Examples
     --------
@@ -116,5 +170,7 @@ def mse_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     array([[1.],
            [2.]])
     """
-    target = _as_pred_shape(pred, target)
-    return 2 * (pred - target) / pred.size
+    pred = np.asarray(pred)
+    diff = pred - _as_pred_shape("mse_grad", pred, target)
+    diff *= 2 / pred.size
+    return diff

@@ -39,6 +39,13 @@ class Parameter:
 class Module:
     """Base class: subclasses write ``forward`` and ``backward``; ``__call__`` keeps the inputs.
 
+    Calling a module stores its inputs in ``.inputs`` and its output in ``.out``
+    (references, not copies), then returns the output; ``backward`` reads them
+    back with :meth:`saved_inputs`. A module therefore remembers only its latest
+    call: call it, then run its backward, before calling it again. For the same
+    reason a module (or a parameter) cannot be used twice in one network: its
+    ``.grad`` would hold the gradient of one use, not the sum over both.
+
     Examples
     --------
     >>> class Double(Module):
@@ -54,6 +61,7 @@ class Module:
     """
 
     inputs: tuple | None = None
+    out = None
 
     def __call__(self, *inputs):
         self.inputs = inputs
@@ -67,7 +75,7 @@ class Module:
     def backward(self, grad_out):
         """Gradient with respect to the input, given the gradient ``grad_out`` of the output.
 
-        Also overwrites the ``.grad`` of the module's parameters.
+        Also overwrites (never adds to) the ``.grad`` of the module's parameters.
         """
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
@@ -81,20 +89,31 @@ class Module:
         return self.inputs
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every :class:`Parameter` of this module and of the modules it holds."""
+        """Every :class:`Parameter` of this module and of the modules it holds, in order."""
         for value in vars(self).values():
-            if isinstance(value, Parameter):
-                yield value
-            elif isinstance(value, Module):
-                yield from value.parameters()
-            elif isinstance(value, list):
-                for item in value:
-                    if isinstance(item, Module):
-                        yield from item.parameters()
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, Parameter):
+                    yield item
+                elif isinstance(item, Module):
+                    yield from item.parameters()
 
 
 class Linear(Module):
     """Affine layer ``x @ weight + bias``, weight (n_in, n_out) Kaiming-initialized, bias zero.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Widths of the input and the output.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the weight.
+    dtype : dtype, optional
+        Of the weight and the bias; float32 unless given.
+    input_grad : bool, optional
+        If false, :meth:`backward` skips the gradient with respect to the input and
+        returns ``None``. A first layer whose input is the data needs no such
+        gradient, and it costs as much as the forward product: this is what
+        PyTorch does for an input tensor without ``requires_grad``.
 
     Examples
     --------
@@ -105,22 +124,31 @@ class Linear(Module):
     (5, 784)
     >>> layer.weight.grad.shape, layer.bias.grad.shape
     ((784, 50), (50,))
+    >>> layer(np.zeros((5, 783), np.float32))
+    Traceback (most recent call last):
+    ValueError: lin: input of shape (batch, 784) expected ... got (5, 783)
     """
 
-    def __init__(self, n_in: int, n_out: int, *, rng=None, dtype=np.float32) -> None:
+    def __init__(
+        self, n_in: int, n_out: int, *, rng=None, dtype=np.float32, input_grad: bool = True
+    ) -> None:
         self.weight = Parameter(kaiming_normal(n_in, n_out, rng=rng, dtype=dtype))
         self.bias = Parameter(np.zeros(n_out, dtype))
+        self.input_grad = input_grad
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return lin(x, self.weight.data, self.bias.data)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         (x,) = self.saved_inputs()
-        grad_x, self.weight.grad, self.bias.grad = lin_grad(x, self.weight.data, grad_out)
+        grad_x, self.weight.grad, self.bias.grad = lin_grad(
+            x, self.weight.data, grad_out, input_grad=self.input_grad
+        )
         return grad_x
 
     def __repr__(self) -> str:
-        return f"Linear({self.weight.data.shape[0]}, {self.weight.data.shape[1]})"
+        n_in, n_out = self.weight.data.shape
+        return f"Linear({n_in}, {n_out}{'' if self.input_grad else ', input_grad=False'})"
 
 
 class ReLU(Module):
@@ -170,6 +198,9 @@ class MSE(Module):
 class Sequential(Module):
     """Layers applied one after another; backward runs them in reverse.
 
+    ``backward`` returns what the first layer's ``backward`` returns: ``None`` if
+    that is a :class:`Linear` built with ``input_grad=False``.
+
     Examples
     --------
     >>> model = Sequential(Linear(784, 50, rng=0), ReLU(), Linear(50, 1, rng=1))
@@ -177,9 +208,20 @@ class Sequential(Module):
     Sequential(Linear(784, 50), ReLU(), Linear(50, 1))
     >>> [p.data.shape for p in model.parameters()]
     [(784, 50), (50,), (50, 1), (1,)]
+    >>> out = model(np.zeros((3, 784), np.float32))
+    >>> out.shape, model.backward(np.ones_like(out)).shape
+    ((3, 1), (3, 784))
     """
 
     def __init__(self, *layers: Module) -> None:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            if any(layer is earlier for earlier in layers[:i]):
+                raise ValueError(
+                    f"Sequential: layer {i} ({layer!r}) is also an earlier layer; a module keeps "
+                    "the inputs of one call only, so create a new one for each position"
+                )
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -187,7 +229,7 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         self.saved_inputs()
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)

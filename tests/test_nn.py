@@ -1,0 +1,208 @@
+"""deepfound.nn against torch.nn (float64, copied weights) and central finite differences.
+
+``MODULES`` pairs each deepfound module with the torch module it must equal once
+the weights are copied; the forward, backward, repeated-backward and
+finite-difference tests all iterate over it, on sizes drawn by hypothesis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
+from deepfound.testing import check_grad, test_near
+
+
+def _linear(n_in: int, n_out: int, seed: int) -> tuple[Linear, torch.nn.Linear]:
+    ours = Linear(n_in, n_out, rng=seed, dtype=np.float64)
+    # A nonzero bias, so that a wrong bias gradient or a forgotten bias shows.
+    ours.bias.data = np.random.default_rng(seed).standard_normal(n_out)
+    theirs = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.data.T))  # torch keeps (n_out, n_in)
+        theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    return ours, theirs
+
+
+def _relu(n_in: int, n_out: int, seed: int):
+    return ReLU(), torch.nn.ReLU()
+
+
+def _mlp(n_in: int, n_out: int, seed: int):
+    pairs = [_linear(n_in, 7, seed), _relu(7, 7, seed), _linear(7, n_out, seed + 1)]
+    return Sequential(*(o for o, _ in pairs)), torch.nn.Sequential(*(t for _, t in pairs))
+
+
+MODULES = [_linear, _relu, _mlp]
+IDS = ["Linear", "ReLU", "Sequential(Linear, ReLU, Linear)"]
+
+
+def _torch_grads(theirs: torch.nn.Module) -> list[np.ndarray]:
+    """Parameter gradients in deepfound's order and layout ((n_in, n_out) weights)."""
+    grads = []
+    for name, p in theirs.named_parameters():
+        grads.append(p.grad.numpy().T if name.endswith("weight") else p.grad.numpy())
+    return grads
+
+
+sizes = given(
+    n=st.integers(1, 6), n_in=st.integers(1, 6), n_out=st.integers(1, 4), seed=st.integers(0, 2**16)
+)
+
+
+@pytest.mark.parametrize("make", MODULES, ids=IDS)
+@settings(max_examples=20, deadline=None)
+@sizes
+def test_forward_and_backward_match_torch(
+    make: Callable, n: int, n_in: int, n_out: int, seed: int
+) -> None:
+    ours, theirs = make(n_in, n_out, seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_in))
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = theirs(x_t)
+    out = ours(x)
+    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+    grad_out = rng.standard_normal(out.shape)
+    out_t.backward(torch.from_numpy(grad_out))
+    test_near(ours.backward(grad_out), x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    ours_grads = [p.grad for p in ours.parameters()]
+    assert len(ours_grads) == len(list(theirs.parameters()))
+    for g, g_t in zip(ours_grads, _torch_grads(theirs), strict=True):
+        test_near(g, g_t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", MODULES, ids=IDS)
+@settings(max_examples=10, deadline=None)
+@sizes
+def test_backward_twice_gives_the_same_gradients(
+    make: Callable, n: int, n_in: int, n_out: int, seed: int
+) -> None:
+    ours, _ = make(n_in, n_out, seed)
+    rng = np.random.default_rng(seed)
+    out = ours(rng.standard_normal((n, n_in)))
+    grad_out = rng.standard_normal(out.shape)
+    first = [ours.backward(grad_out)] + [p.grad.copy() for p in ours.parameters()]
+    second = [ours.backward(grad_out)] + [p.grad for p in ours.parameters()]
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", MODULES, ids=IDS)
+@settings(max_examples=5, deadline=None)
+@sizes
+def test_parameter_grads_match_finite_differences(
+    make: Callable, n: int, n_in: int, n_out: int, seed: int
+) -> None:
+    ours, _ = make(n_in, n_out, seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_in))
+    out = ours(x)
+    target = rng.standard_normal(out.shape)
+    loss = MSE()
+    loss(out, target)
+    grad_x = ours.backward(loss.backward())
+
+    def loss_at_input(a: np.ndarray) -> float:
+        return MSE()(ours(a), target)
+
+    check_grad(loss_at_input, x, grad_x, rtol=1e-6, atol=1e-8)
+    for p in ours.parameters():
+        saved = p.data
+
+        def loss_at(a: np.ndarray, p: Parameter = p) -> float:
+            p.data = a
+            return MSE()(ours(x), target)
+
+        check_grad(loss_at, saved, p.grad, rtol=1e-6, atol=1e-8)
+        p.data = saved
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 8), width=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_mse_module_matches_torch(n: int, width: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pred, target = rng.standard_normal((n, width)), rng.standard_normal((n, width))
+    pred_t = torch.tensor(pred, requires_grad=True)
+    loss_t = torch.nn.MSELoss()(pred_t, torch.from_numpy(target))
+    loss_t.backward()
+    loss = MSE()
+    test_near(loss(pred, target), loss_t.item(), rtol=1e-12)
+    test_near(loss.backward(), pred_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(loss.backward(), loss.backward())
+
+
+def test_linear_without_input_grad_skips_only_that() -> None:
+    full, skipping = Linear(4, 3, rng=0), Linear(4, 3, rng=0, input_grad=False)
+    x, grad_out = np.ones((2, 4), np.float32), np.ones((2, 3), np.float32)
+    full(x), skipping(x)
+    assert full.backward(grad_out).shape == (2, 4)
+    assert skipping.backward(grad_out) is None
+    for p, q in zip(full.parameters(), skipping.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    model = Sequential(skipping, ReLU(), Linear(3, 1, rng=1))
+    model(x)
+    assert model.backward(np.ones((2, 1), np.float32)) is None
+    assert repr(skipping) == "Linear(4, 3, input_grad=False)"
+
+
+def test_linear_defaults() -> None:
+    layer = Linear(784, 50, rng=0)
+    assert layer.weight.data.shape == (784, 50) and layer.weight.data.dtype == np.float32
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(50, np.float32))
+    assert layer(np.zeros((3, 784), np.float32)).dtype == np.float32
+    np.testing.assert_array_equal(layer.weight.data, Linear(784, 50, rng=0).weight.data)
+
+
+def test_bad_shapes_raise_value_error_naming_them() -> None:
+    model = Sequential(Linear(4, 3, rng=0), ReLU(), Linear(3, 1, rng=1))
+    with pytest.raises(ValueError, match=r"\(batch, 4\).*got \(2, 5\)"):
+        model(np.ones((2, 5)))
+    model(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"\(2, 1\).*got \(2,\)"):
+        model.backward(np.ones(2))
+    with pytest.raises(ValueError, match=r"\(batch, 3\).*got \(2, 4\)"):
+        Sequential(Linear(4, 4, rng=0), Linear(3, 1, rng=1))(np.ones((2, 4)))
+    relu = ReLU()
+    relu(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*got \(3, 2\)"):
+        relu.backward(np.ones((3, 2)))
+
+
+def test_backward_before_forward_raises() -> None:
+    for module in (Linear(2, 2), ReLU(), MSE(), Sequential(ReLU())):
+        with pytest.raises(RuntimeError, match="before forward"):
+            module.backward() if isinstance(module, MSE) else module.backward(np.ones((1, 2)))
+
+
+def test_module_base_class_needs_forward_and_backward() -> None:
+    module = Module()
+    with pytest.raises(NotImplementedError, match="forward"):
+        module(np.ones(2))
+    with pytest.raises(NotImplementedError, match="backward"):
+        module.backward(np.ones(2))
+
+
+def test_parameters_are_found_in_order() -> None:
+    model = Sequential(Linear(2, 3, rng=1), ReLU(), Linear(3, 1, rng=0))
+    params = list(model.parameters())
+    assert [p.data.shape for p in params] == [(2, 3), (3,), (3, 1), (1,)]
+    assert params[2] is model.layers[2].weight
+
+
+def test_sequential_rejects_a_layer_used_twice() -> None:
+    relu = ReLU()
+    with pytest.raises(ValueError, match=r"layer 3 \(ReLU\(\)\) is also an earlier layer"):
+        Sequential(Linear(2, 2), relu, Linear(2, 2), relu)
+
+
+def test_sequential_rejects_what_is_not_a_module() -> None:
+    with pytest.raises(TypeError, match="layer 1 is a function"):
+        Sequential(ReLU(), lambda x: x)
