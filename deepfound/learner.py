@@ -7,6 +7,7 @@ smaller than the others.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,8 @@ def fit(
         Learning rate for each step, from step 0 to ``epochs * len(train) - 1``;
         ``opt.lr`` is left as it is when omitted.
     progress : bool
-        Show a progress bar over the batches (on standard error).
+        Show a progress bar over the batches and a line per epoch with the training loss
+        and the validation loss and accuracy (on standard error).
 
     Returns
     -------
@@ -147,6 +149,11 @@ def fit(
         valid_loss, valid_accuracy = evaluate(model, loss_fn, valid)
         history.valid_loss.append(valid_loss)
         history.valid_accuracy.append(valid_accuracy)
-        bar.set_postfix(valid_loss=f"{valid_loss:.4f}", valid_accuracy=f"{valid_accuracy:.4f}")
+        if progress:
+            bar.write(
+                f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f}, "
+                f"valid loss {valid_loss:.4f}, valid accuracy {valid_accuracy:.2%}",
+                file=sys.stderr,
+            )
     bar.close()
     return history

@@ -84,8 +84,10 @@ def test_progress_bar_can_be_switched_off(capsys, progress):
     model = mlp(0)
     train = DataLoader(blobs(20, 0), 8)
     fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), train, train, 1, progress=progress)
-    err = capsys.readouterr().err
-    assert ("epoch 1/1" in err) is progress
+    captured = capsys.readouterr()
+    assert ("epoch 1/1" in captured.err) is progress
+    assert ("valid accuracy" in captured.err) is progress
+    assert captured.out == ""
 
 
 def test_bad_arguments_are_rejected():
