@@ -27,6 +27,17 @@ def log_softmax_naive(x: np.ndarray) -> np.ndarray:
     return np.log(e / e.sum(-1, keepdims=True))
 
 
+def _row_max(x: np.ndarray) -> np.ndarray:
+    """Largest entry of each row, as an axis of length one; 0 for a row without a finite one.
+
+    A row of -inf has no finite maximum to shift by; shifting it by 0 keeps it -inf.
+    """
+    m = x.max(-1, keepdims=True)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0)
+    return m
+
+
 def logsumexp(x: np.ndarray) -> np.ndarray:
     """``log(sum(exp(x)))`` along the last axis, without overflow.
 
@@ -39,21 +50,23 @@ def logsumexp(x: np.ndarray) -> np.ndarray:
     >>> print(logsumexp(np.array([1000.0, 1000.0])) - 1000)
     0.6931471805599453
     """
-    m = x.max(-1, keepdims=True)
-    # A row of -inf has no finite maximum to shift by; shifting by 0 gives -inf, as it should.
-    m[~np.isfinite(m)] = 0
+    m = _row_max(x)
     return (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0]
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """Logarithm of the softmax along the last axis: ``x - logsumexp(x)``.
 
+    Computed as ``(x - m) - log(sum(exp(x - m)))`` with ``m = max(x)``, the same
+    expression with the shift by ``m`` done once.
+
     Examples
     --------
     >>> print(np.round(log_softmax(np.array([1e4, 1e4 + np.log(3.0)])), 6))
     [-1.386294 -0.287682]
     """
-    return x - logsumexp(x)[..., None]
+    shifted = x - _row_max(x)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
