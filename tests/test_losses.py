@@ -145,7 +145,9 @@ def test_float32_stays_float32():
     assert loss.backward().dtype == np.float32
 
 
-@pytest.mark.parametrize("fn", [nll, nll_grad, cross_entropy, cross_entropy_grad, accuracy])
+@pytest.mark.parametrize(
+    "fn", [nll, nll_grad, cross_entropy, cross_entropy_grad, accuracy, CrossEntropy()], ids=repr
+)
 def test_bad_targets_are_rejected(fn):
     scores = np.zeros((3, 4))
     with pytest.raises(ValueError, match=r"\(3, 4\) and \(2,\)"):
