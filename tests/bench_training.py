@@ -5,9 +5,10 @@ every core) the script starts itself again with the BLAS and PyTorch thread
 counts set before numpy and torch are imported, so both libraries use the same
 number of threads. Every variant starts from the same weights and data; the
 variants are timed in interleaved rounds so a change in machine load hits all of
-them alike. Columns: a hand-fused numpy step (the floor for numpy), deepfound
-(``Sequential`` + ``CrossEntropy`` + ``SGD``), PyTorch (``nn.Sequential`` +
-autograd + ``torch.optim.SGD``), and the ratio deepfound / PyTorch.
+them alike. Columns, medians over the rounds: a hand-fused numpy step (the floor
+for numpy), deepfound (``Sequential`` + ``CrossEntropy`` + ``SGD``), PyTorch
+(``nn.Sequential`` + autograd + ``torch.optim.SGD``), and the ratio deepfound /
+PyTorch (the median of the rounds' ratios).
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ def measure(threads: int) -> None:
             for name, fn in timed:
                 runs[name].append(time_call(fn, repeats=3, min_time=min_time).median)
         med = {name: statistics.median(times) for name, times in runs.items()}
-        ratio = med["deepfound"] / med["PyTorch"]
+        # Each round times deepfound and PyTorch back to back, so the ratio is taken per round:
+        # the median of the rounds' ratios is the least disturbed by a change in machine load.
+        ratio = statistics.median(
+            ours / theirs for ours, theirs in zip(runs["deepfound"], runs["PyTorch"], strict=True)
+        )
         cells = " ".join(f"{format_seconds(med[name]):>12}" for name, _ in timed)
         print(f"{label:46} {cells} {ratio:7.2f}")
 
