@@ -129,7 +129,15 @@ def window_rows(
     shape = (n * oh * ow, kh * kw * c)
     if out is None or out.shape != shape or out.dtype != padded.dtype:
         out = np.empty(shape, padded.dtype)
-    np.copyto(out.reshape(view.shape), view)
+    rows = out.reshape(view.shape)
+    if c > 1:
+        np.copyto(rows, view)
+    else:
+        # numpy copies in loops over the last axis: with one channel the window view's last
+        # run is only kw numbers long, while one offset of every window is ow numbers long.
+        for ky in range(kh):
+            for kx in range(kw):
+                rows[:, :, :, ky, kx] = view[:, :, :, ky, kx]
     return out
 
 
@@ -162,29 +170,39 @@ def col2im(
     stride: int = 1,
     padding: int = 0,
 ) -> np.ndarray:
-    """Add each row of ``cols`` back onto the window it came from: the adjoint of :func:`im2col`.
+    """Add each window's entries back onto the pixels they came from: the adjoint of :func:`im2col`.
 
-    A pixel that lies in several windows receives the sum of their entries. The
-    loop runs over the ``kh * kw`` offsets in the window, never over pixels: each
-    iteration adds one strided slice of the image at once. The result has shape
-    ``x_shape`` (n, c, h, w), with the channels last in memory.
+    ``cols`` holds one (n * oh * ow, c) block per offset in the window, shape
+    (kh * kw, n * oh * ow, c); a pixel that lies in several windows receives the
+    sum of their entries. The loop runs over the ``kh * kw`` offsets, never over
+    pixels, and adds one block at a time. The result has shape ``x_shape``
+    (n, c, h, w), with the channels last in memory.
+
+    With a stride ``s`` the pixels an offset reaches are every ``s``-th row and
+    column, runs of only ``c`` numbers in memory, and numpy's loops over such short
+    runs cost more than the additions. So the sums are made in ``s * s`` *phase*
+    images, one per (row mod s, column mod s), where an offset's pixels are
+    consecutive, and the phases are interleaved into the image once at the end.
 
     Examples
     --------
-    >>> col2im(np.ones((4, 4)), (1, 1, 3, 3), (2, 2))[0, 0]
+    >>> col2im(np.ones((4, 4, 1)), (1, 1, 3, 3), (2, 2))[0, 0]
     array([[1., 2., 1.],
            [2., 4., 2.],
            [1., 2., 1.]])
     """
     n, c, h, w = x_shape
     kh, kw = kernel_size
-    hp, wp = h + 2 * padding, w + 2 * padding
-    oh, ow = output_size(hp, kh, stride), output_size(wp, kw, stride)
-    grad = np.zeros((n, hp, wp, c), cols.dtype)
-    per_offset = cols.reshape(n, oh, ow, kh, kw, c)
+    s, p = stride, padding
+    hp, wp = h + 2 * p, w + 2 * p
+    oh, ow = output_size(hp, kh, s), output_size(wp, kw, s)
+    # Padded pixel (y, x) is pixel (y // s, x // s) of phase (y % s, x % s).
+    phases = np.zeros((s, s, n, -(-hp // s), -(-wp // s), c), cols.dtype)
+    per_offset = cols.reshape(kh, kw, n, oh, ow, c)
     for ky in range(kh):
         for kx in range(kw):
-            grad[:, ky : ky + stride * oh : stride, kx : kx + stride * ow : stride] += per_offset[
-                :, :, :, ky, kx
-            ]
-    return grad[:, padding : padding + h, padding : padding + w].transpose(0, 3, 1, 2)
+            y, x = ky // s, kx // s
+            phases[ky % s, kx % s, :, y : y + oh, x : x + ow] += per_offset[ky, kx]
+    _, _, _, hs, ws, _ = phases.shape
+    grad = phases.transpose(2, 3, 0, 4, 1, 5).reshape(n, hs * s, ws * s, c)
+    return grad[:, p : p + h, p : p + w].transpose(0, 3, 1, 2)
