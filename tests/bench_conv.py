@@ -117,7 +117,8 @@ def measure() -> None:
     for _ in range(ROUNDS):
         for name, fn in (("deepfound", ours), ("PyTorch", theirs)):
             runs[name].append(time_call(fn, repeats=3, min_time=0.2).median)
-    ratio = statistics.median(a / b for a, b in zip(runs["deepfound"], runs["PyTorch"], strict=True))
+    pairs = zip(runs["deepfound"], runs["PyTorch"], strict=True)
+    ratio = statistics.median(ours / theirs for ours, theirs in pairs)
     label = f"CNN {'-'.join(map(str, WIDTHS))} training step, batch {BATCH}"
     print(
         f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
