@@ -1,7 +1,7 @@
 """2-D convolution, forward and backward, as PyTorch computes it, and the layers of a CNN.
 
 Images are NCHW arrays; a weight is (c_out, c_in, kh, kw); "convolution" is the
-cross-correlation of :func:`torch.nn.functional.conv2d`:
+cross-correlation of ``torch.nn.functional.conv2d``:
 
 ``out[i, o, y, x] = bias[o] + sum over (c, ky, kx) of
 weight[o, c, ky, kx] * padded[i, c, y * stride + ky, x * stride + kx]``.

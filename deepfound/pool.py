@@ -1,7 +1,7 @@
 """Pooling: the maximum or the mean of each window, and the layers that end a CNN.
 
-``max_pool2d`` and ``avg_pool2d`` follow :func:`torch.nn.functional.max_pool2d`
-and :func:`~torch.nn.functional.avg_pool2d` without padding: windows of
+``max_pool2d`` and ``avg_pool2d`` follow ``torch.nn.functional.max_pool2d``
+and ``avg_pool2d`` without padding: windows of
 ``kernel_size × kernel_size`` every ``stride`` pixels (the kernel size unless
 given). Each function and its gradient loop over the ``k * k`` offsets in the
 window, one strided slice of the whole batch at a time, never over pixels.
