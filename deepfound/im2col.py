@@ -116,7 +116,8 @@ def window_rows(
 ) -> np.ndarray:
     """Copy the :func:`windows` of a padded NHWC image into a matrix (n * oh * ow, kh * kw * c).
 
-    ``out``, if it has the right shape and dtype, is reused.
+    ``out``, if it has the right shape, dtype and memory order, is reused. With one
+    channel the matrix is stored column by column (Fortran order).
 
     Examples
     --------
@@ -127,17 +128,26 @@ def window_rows(
     view = windows(padded, kernel_size, stride)
     n, oh, ow, kh, kw, c = view.shape
     shape = (n * oh * ow, kh * kw * c)
-    if out is None or out.shape != shape or out.dtype != padded.dtype:
-        out = np.empty(shape, padded.dtype)
-    rows = out.reshape(view.shape)
     if c > 1:
-        np.copyto(rows, view)
-    else:
-        # numpy copies in loops over the last axis: with one channel the window view's last
-        # run is only kw numbers long, while one offset of every window is ow numbers long.
-        for ky in range(kh):
-            for kx in range(kw):
-                rows[:, :, :, ky, kx] = view[:, :, :, ky, kx]
+        if out is None or out.shape != shape or out.dtype != padded.dtype:
+            out = np.empty(shape, padded.dtype)
+        np.copyto(out.reshape(view.shape), view)
+        return out
+    # numpy copies in loops over the last axis, and with one channel a window's row is only kw
+    # numbers long. So the matrix is filled one offset of every window at a time, as the rows of
+    # a (kh * kw, n * oh * ow) array written in order, and returned transposed: a view of shape
+    # (n * oh * ow, kh * kw) stored column by column, which BLAS reads without a copy.
+    if (
+        out is None
+        or out.shape != shape
+        or out.dtype != padded.dtype
+        or not out.T.flags.c_contiguous
+    ):
+        out = np.empty(shape[::-1], padded.dtype).T
+    per_offset = out.T.reshape(kh, kw, n, oh, ow)
+    for ky in range(kh):
+        for kx in range(kw):
+            per_offset[ky, kx] = view[:, :, :, ky, kx, 0]
     return out
 
 
