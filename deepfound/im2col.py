@@ -213,6 +213,16 @@ def col2im(
         for kx in range(kw):
             y, x = ky // s, kx // s
             phases[ky % s, kx % s, :, y : y + oh, x : x + ow] += per_offset[ky, kx]
-    _, _, _, hs, ws, _ = phases.shape
-    grad = phases.transpose(2, 3, 0, 4, 1, 5).reshape(n, hs * s, ws * s, c)
+    if s == 1:
+        grad = phases[0, 0]
+    else:
+        _, _, _, hs, ws, _ = phases.shape
+        grad = np.empty((n, hs * s, ws * s, c), cols.dtype)
+        # Interleave whole pixels: viewed as single items of c numbers (a numpy "void" type
+        # of c * itemsize bytes), each pixel moves in one step, not in a loop over c numbers.
+        pixel = np.dtype((np.void, c * cols.itemsize))
+        grad_pixels, phase_pixels = grad.view(pixel)[..., 0], phases.view(pixel)[..., 0]
+        for py in range(s):
+            for px in range(s):
+                grad_pixels[:, py::s, px::s] = phase_pixels[py, px]
     return grad[:, p : p + h, p : p + w].transpose(0, 3, 1, 2)
