@@ -45,6 +45,7 @@ class Module:
     call: call it, then run its backward, before calling it again. For the same
     reason a module (or a parameter) cannot be used twice in one network: its
     ``.grad`` would hold the gradient of one use, not the sum over both.
+    :class:`Sequential` and :meth:`parameters` reject such reuse at any depth.
 
     Examples
     --------

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from deepfound.download import STALE_SECONDS, _host, clean_stale, new_temporary
 
@@ -64,4 +63,5 @@ def test_new_temporary_is_created_with_the_mode_of_any_new_file(tmp_path):
         file.close()
     finally:
         os.umask(old)
-    assert Path(path).stat().st_mode & 0o777 == 0o640
+    assert path.stat().st_mode & 0o777 == 0o640
+    path.unlink()
