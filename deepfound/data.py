@@ -28,7 +28,7 @@ MNIST_FILES = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # noqa: E501
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # noqa: E501
 }
-#: Their sizes in bytes: a download that grows past its file's size is stopped there.
+#: The size of each file in bytes; a download that grows past it is stopped there.
 MNIST_SIZES = {
     "train-images-idx3-ubyte.gz": 9_912_422,
     "train-labels-idx1-ubyte.gz": 28_881,
@@ -88,11 +88,11 @@ def fetch_mnist(
 
     Parameters
     ----------
-    path : str or path-like, optional
+    path : str or os.PathLike, optional
         The data directory; see :func:`resolve_data_dir`.
-    files : str or iterable of str
+    files : str or tuple of str
         Names of the files wanted (keys of :data:`MNIST_FILES`), or one name.
-    urls : sequence of str, optional
+    urls : list of str, optional
         The mirrors; see :func:`mirrors`.
     progress : bool
         Show a progress bar for each download, on standard error.
@@ -133,6 +133,11 @@ def fetch_mnist(
             f"got {type(files).__name__}"
         )
     files = tuple(files)
+    for what, seconds in (("timeout", timeout), ("deadline", deadline)):
+        if seconds is not None and not seconds > 0:
+            raise ValueError(
+                f"fetch_mnist: {what} must be a positive number of seconds, got {seconds}"
+            )
     for name in files:
         if name not in MNIST_FILES:
             raise ValueError(

@@ -10,11 +10,13 @@ leftovers on the next fetch, and nothing that does not match that pattern.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import secrets
 import socket
+import ssl
 import sys
 import time
 import urllib.request
@@ -23,7 +25,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-CHUNK = 1 << 16
+_CHUNK = 1 << 16
 #: A temporary file untouched for this long is stale whoever wrote it (seconds).
 STALE_SECONDS = 30 * 60
 _TEMPORARY = re.compile(r"\.deepfound-download-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}-.+\.part\Z")
@@ -38,7 +40,7 @@ def new_temporary(folder: Path, name: str) -> tuple[Path, BinaryIO]:
     """Create a temporary file for ``name`` in ``folder``; return its path and the open file.
 
     The file is created with mode ``0o666`` less the umask, as any other new file
-    (not the ``0o600`` of :func:`tempfile.mkstemp`), so that a data directory shared
+    (not the ``0o600`` of ``tempfile.mkstemp``), so that a data directory shared
     between users stays readable by all of them once the file is renamed into place.
 
     Examples
@@ -111,6 +113,19 @@ def clean_stale(folder: Path, *, max_age: float = STALE_SECONDS) -> list[Path]:
     return removed
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Some Python builds (python.org's for macOS) cannot see the system's certificate
+    # authorities; certifi's bundle, when installed, fills the gap.
+    context = ssl.create_default_context()
+    try:
+        import certifi
+    except ImportError:
+        return context
+    context.load_verify_locations(certifi.where())
+    return context
+
+
 def download(
     url: str,
     file: BinaryIO,
@@ -129,11 +144,12 @@ def download(
     ----------
     url : str
         What to download (``http``, ``https``, ``file``).
-    file : binary file
-        Where the bytes go.
-    size, sha256 : int, str
-        Of the file expected. More bytes than ``size`` (announced or received) stop
-        the download at once.
+    file : typing.BinaryIO
+        Where the bytes go: a file open for writing in binary mode.
+    size : int
+        Bytes in the file expected; more, announced or received, stop the download at once.
+    sha256 : str
+        Hex digest of the file expected.
     timeout : float
         Seconds that connecting, or any one read, may wait.
     deadline : float, optional
@@ -149,8 +165,8 @@ def download(
         If the response is longer or shorter than ``size``, or its sha256 is wrong.
     TimeoutError
         If the deadline or a read's timeout passed.
-    OSError, http.client.HTTPException
-        If the server cannot be reached or breaks off.
+    OSError
+        If the server cannot be reached or breaks off (or ``http.client.HTTPException``).
 
     Examples
     --------
@@ -172,7 +188,7 @@ def download(
     file.truncate()
     wait = timeout if deadline is None else min(timeout, deadline)
     with (
-        urllib.request.urlopen(url, timeout=wait) as response,
+        urllib.request.urlopen(url, timeout=wait, context=_tls_context()) as response,
         tqdm(
             total=size,
             unit="B",
@@ -190,7 +206,7 @@ def download(
         received = 0
         # read1 returns what one read of the socket gives: read(n) would wait for all n bytes,
         # however slowly they come, and the deadline would not be checked in between.
-        while chunk := response.read1(min(CHUNK, size + 1 - received)):
+        while chunk := response.read1(min(_CHUNK, size + 1 - received)):
             received += len(chunk)
             if received > size:
                 raise ValueError(f"the response is longer than the file's {size} bytes; stopped")

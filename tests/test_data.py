@@ -358,3 +358,11 @@ def test_files_may_be_a_single_name(tmp_path, mirror):
     assert list(paths) == [LABELS] and is_valid(paths[LABELS])
     with pytest.raises(TypeError, match="fetch_mnist: files must be a file name or a sequence"):
         fetch_mnist(tmp_path, files=3)
+
+
+@pytest.mark.parametrize("limit", ["timeout", "deadline"])
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan")])
+def test_time_limits_must_be_positive(tmp_path, limit, seconds):
+    with pytest.raises(ValueError, match=f"fetch_mnist: {limit} must be a positive number"):
+        fetch_mnist(tmp_path / "cache", files=LABELS, **{limit: seconds})
+    assert not (tmp_path / "cache").exists()
