@@ -2,14 +2,16 @@
 
 Losses and accuracies over several batches are averaged **weighted by batch size**,
 so that they equal the value over the whole dataset even when the last batch is
-smaller than the others.
+smaller than the others. :func:`fit` trains in training mode and :func:`evaluate`
+measures in evaluation mode (see :meth:`deepfound.nn.Module.train`); a
+:class:`Callback` passed to ``fit`` runs code at fixed points of the loop.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -41,11 +43,43 @@ class History:
     train_seconds: list[float] = field(default_factory=list)
 
 
+class Callback:
+    """Code that :func:`fit` runs at fixed points of training; each method does nothing here.
+
+    Subclasses override the methods they need. ``after_fit`` runs even when
+    training stops with an error, so a callback can always clean up after itself.
+
+    Examples
+    --------
+    >>> class CountSteps(Callback):
+    ...     def before_fit(self, model):
+    ...         self.steps = 0
+    ...     def after_step(self, step, loss):
+    ...         self.steps += 1
+    >>> counter = CountSteps()
+    >>> counter.before_fit(None); counter.after_step(0, 1.0); counter.steps
+    1
+    """
+
+    def before_fit(self, model: Module) -> None:
+        """Before the first step."""
+
+    def after_step(self, step: int, loss: float) -> None:
+        """After the optimizer's step number ``step`` (from 0), with that batch's loss."""
+
+    def after_epoch(self, epoch: int, history: History) -> None:
+        """After epoch number ``epoch`` (from 0) and its validation, recorded in ``history``."""
+
+    def after_fit(self, model: Module) -> None:
+        """After the last epoch, or when training stops with an error."""
+
+
 def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     """Loss and accuracy of ``model`` over every batch of ``loader``, weighted by batch size.
 
     Each batch's mean is multiplied by its number of rows before summing, and
     the sum divided by the total number of rows: the mean over the whole dataset.
+    The model runs in evaluation mode; its mode before the call is restored after.
 
     Examples
     --------
@@ -60,6 +94,15 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     >>> print(round(acc, 4))
     0.6667
     """
+    was_training = model.training
+    model.eval()
+    try:
+        return _evaluate(model, loss_fn, loader)
+    finally:
+        model.train(was_training)
+
+
+def _evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     total_loss = total_correct = 0.0
     total = 0
     for x, y in loader:
@@ -83,6 +126,7 @@ def fit(
     *,
     schedule: Callable[[int], float] | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``, validating after each.
 
@@ -104,6 +148,9 @@ def fit(
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
+    callbacks : sequence of Callback
+        Run, in order, before training, after every step, after every epoch and at
+        the end (see :class:`Callback`).
 
     Returns
     -------
@@ -127,12 +174,23 @@ def fit(
     """
     if epochs < 1:
         raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
+    for callback in callbacks:
+        callback.before_fit(model)
+    try:
+        return _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks)
+    finally:
+        for callback in callbacks:
+            callback.after_fit(model)
+
+
+def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks) -> History:
     history = History()
     bar = tqdm(total=epochs * len(train), disable=not progress, unit="batch")
     step = 0
     for epoch in range(epochs):
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
         total_loss, total = 0.0, 0
+        model.train()
         start = time.perf_counter()
         for x, y in train:
             if schedule is not None:
@@ -140,6 +198,8 @@ def fit(
             loss = loss_fn(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
+            for callback in callbacks:
+                callback.after_step(step, loss)
             total_loss += loss * len(y)
             total += len(y)
             step += 1
@@ -155,5 +215,7 @@ def fit(
                 f"valid loss {valid_loss:.4f}, valid accuracy {valid_accuracy:.2%}",
                 file=sys.stderr,
             )
+        for callback in callbacks:
+            callback.after_epoch(epoch, history)
     bar.close()
     return history
