@@ -2,14 +2,16 @@
 
 Losses and accuracies over several batches are averaged **weighted by batch size**,
 so that they equal the value over the whole dataset even when the last batch is
-smaller than the others.
+smaller than the others. :func:`fit` trains in training mode and :func:`evaluate`
+measures in evaluation mode (see :meth:`deepfound.nn.Module.train`); a
+:class:`Callback` passed to ``fit`` runs code at fixed points of the loop.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +20,7 @@ from tqdm import tqdm
 from deepfound.loader import DataLoader
 from deepfound.losses import accuracy
 from deepfound.nn import Module
-from deepfound.optim import SGD
+from deepfound.optimizer import Optimizer
 
 
 @dataclass
@@ -43,6 +45,37 @@ class History:
     train_seconds: list[float] = field(default_factory=list)
 
 
+class Callback:
+    """Code that :func:`fit` runs at fixed points of training; each method does nothing here.
+
+    Subclasses override the methods they need. ``after_fit`` runs even when
+    training stops with an error, so a callback can always clean up after itself.
+
+    Examples
+    --------
+    >>> class CountSteps(Callback):
+    ...     def before_fit(self, model):
+    ...         self.steps = 0
+    ...     def after_step(self, step, loss):
+    ...         self.steps += 1
+    >>> counter = CountSteps()
+    >>> counter.before_fit(None); counter.after_step(0, 1.0); counter.steps
+    1
+    """
+
+    def before_fit(self, model: Module) -> None:
+        """Before the first step."""
+
+    def after_step(self, step: int, loss: float) -> None:
+        """After the optimizer's step number ``step`` (from 0), with that batch's loss."""
+
+    def after_epoch(self, epoch: int, history: History) -> None:
+        """After epoch number ``epoch`` (from 0) and its validation, recorded in ``history``."""
+
+    def after_fit(self, model: Module) -> None:
+        """After the last epoch, or when training stops with an error."""
+
+
 def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     """Loss and accuracy of ``model`` over every batch of ``loader``, weighted by batch size.
 
@@ -50,7 +83,8 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     the sum divided by the total number of rows: the mean over the whole dataset.
     The accuracy means something only for class scores (n, n_classes) against
     integer labels (n,); for anything else, such as a regression trained with
-    :class:`~deepfound.nn.MSE`, it is NaN.
+    :class:`~deepfound.nn.MSE`, it is NaN. The model runs in evaluation mode; its
+    mode before the call is restored after.
 
     Examples
     --------
@@ -69,6 +103,15 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     >>> print(acc)
     nan
     """
+    was_training = model.training
+    model.eval()
+    try:
+        return _evaluate(model, loss_fn, loader)
+    finally:
+        model.train(was_training)
+
+
+def _evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     total_loss = total_correct = 0.0
     total = 0
     classes = True
@@ -99,13 +142,14 @@ def _class_labels(out: np.ndarray, y: np.ndarray) -> bool:
 def fit(
     model: Module,
     loss_fn: Module,
-    opt: SGD,
+    opt: Optimizer,
     train: DataLoader,
     valid: DataLoader,
     epochs: int,
     *,
     schedule: Callable[[int], float] | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``, validating after each.
 
@@ -115,8 +159,8 @@ def fit(
         The network; ``model(x)`` gives its output, ``model.backward(grad)`` its gradients.
     loss_fn : deepfound.nn.Module
         A loss module such as :class:`~deepfound.losses.CrossEntropy`.
-    opt : deepfound.optim.SGD
-        The optimizer over ``model.parameters()``.
+    opt : deepfound.optimizer.Optimizer
+        The optimizer over ``model.parameters()``: any of :mod:`deepfound.optim`'s.
     train, valid : deepfound.loader.DataLoader
         Training batches (usually shuffled) and validation batches.
     epochs : int
@@ -127,6 +171,9 @@ def fit(
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
+    callbacks : sequence of Callback
+        Run, in order, before training, after every step, after every epoch and at
+        the end (see :class:`Callback`).
 
     Returns
     -------
@@ -139,6 +186,7 @@ def fit(
     >>> from deepfound.loader import Dataset
     >>> from deepfound.losses import CrossEntropy
     >>> from deepfound.nn import Linear
+    >>> from deepfound.optim import SGD
     >>> x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int64)
     >>> model = Linear(2, 2, rng=0)
@@ -150,12 +198,23 @@ def fit(
     """
     if epochs < 1:
         raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
+    for callback in callbacks:
+        callback.before_fit(model)
+    try:
+        return _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks)
+    finally:
+        for callback in callbacks:
+            callback.after_fit(model)
+
+
+def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks) -> History:
     history = History()
     bar = tqdm(total=epochs * len(train), disable=not progress, unit="batch")
     step = 0
     for epoch in range(epochs):
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
         total_loss, total = 0.0, 0
+        model.train()
         start = time.perf_counter()
         for x, y in train:
             if schedule is not None:
@@ -163,6 +222,8 @@ def fit(
             loss = loss_fn(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
+            for callback in callbacks:
+                callback.after_step(step, loss)
             total_loss += loss * len(y)
             total += len(y)
             step += 1
@@ -180,5 +241,7 @@ def fit(
             if not np.isnan(valid_accuracy):
                 line += f", valid accuracy {valid_accuracy:.2%}"
             bar.write(line, file=sys.stderr)
+        for callback in callbacks:
+            callback.after_epoch(epoch, history)
     bar.close()
     return history

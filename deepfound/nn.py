@@ -63,6 +63,8 @@ class Module:
 
     inputs: tuple | None = None
     out = None
+    #: Training mode (the default) or evaluation mode; set by :meth:`train` and :meth:`eval`.
+    training: bool = True
 
     def __call__(self, *inputs):
         self.inputs = inputs
@@ -99,6 +101,60 @@ class Module:
         for _, item in _walk(self, f"{type(self).__name__}.parameters"):
             if isinstance(item, Parameter):
                 yield item
+
+    def modules(self) -> Iterator[Module]:
+        """This module, then every module it holds (in attributes, lists or tuples), depth first.
+
+        Each module is yielded once, even if it is held twice.
+
+        Examples
+        --------
+        >>> list(Sequential(Linear(2, 2, rng=0), Sequential(ReLU())).modules())
+        [Sequential(Linear(2, 2), Sequential(ReLU())), Linear(2, 2), Sequential(ReLU()), ReLU()]
+        """
+        seen = set()
+        stack = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield module
+            held = []
+            for value in vars(module).values():
+                for item in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(item, Module):
+                        held.append(item)
+            stack.extend(reversed(held))
+
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and every module it holds in training mode (or evaluation mode).
+
+        Layers such as batch normalization behave differently in the two modes;
+        most layers ignore it. Returns the module itself, so ``model.train()`` chains.
+
+        Examples
+        --------
+        >>> model = Sequential(Linear(2, 2, rng=0), Sequential(ReLU()))
+        >>> model.eval() is model, model.layers[1].layers[0].training
+        (True, False)
+        >>> model.train().layers[1].layers[0].training
+        True
+        """
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Put this module and every module it holds in evaluation mode: ``train(False)``.
+
+        Examples
+        --------
+        >>> relu = ReLU()
+        >>> relu.training, relu.eval().training
+        (True, False)
+        """
+        return self.train(False)
 
 
 def _walk(module: Module, owner: str) -> Iterator[tuple[str, Module | Parameter]]:

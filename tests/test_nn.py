@@ -253,3 +253,34 @@ def test_parameters_rejects_what_is_reached_twice() -> None:
 def test_sequential_rejects_what_is_not_a_module() -> None:
     with pytest.raises(TypeError, match="layer 1 is a function"):
         Sequential(ReLU(), lambda x: x)
+
+
+class _Holder(Module):
+    """Modules in an attribute, a list, a tuple, nested, and one held twice."""
+
+    def __init__(self) -> None:
+        self.inner = Sequential(Linear(2, 2), Sequential(ReLU()))
+        self.blocks = [ReLU(), Linear(2, 2)]
+        self.pair = (ReLU(), MSE())
+        self.again = self.blocks[0]
+        self.not_a_module = [1, "two", np.ones(2)]
+
+
+def test_train_and_eval_reach_every_module_held() -> None:
+    model = _Holder()
+    modules = list(model.modules())
+    inner = model.inner
+    # Depth first, in the order of the attributes; the module held twice comes once.
+    assert modules == [
+        model, inner, inner.layers[0], inner.layers[1], inner.layers[1].layers[0],
+        *model.blocks, *model.pair,
+    ]  # fmt: skip
+    assert all(m.training for m in modules)  # a new module trains
+    assert model.eval() is model
+    assert not any(m.training for m in modules)
+    assert model.train() is model
+    assert all(m.training for m in modules)
+    model.train(False)
+    assert not any(m.training for m in modules)
+    model.inner.train()  # only what inner holds
+    assert [m.training for m in modules].count(True) == 4
