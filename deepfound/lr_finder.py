@@ -67,7 +67,7 @@ def lr_find(
     *,
     start_lr: float = 1e-6,
     end_lr: float = 10.0,
-    num_steps: int = 200,
+    num_steps: int = 300,
     beta: float = 0.98,
     diverge: float = 4.0,
 ) -> tuple[np.ndarray, np.ndarray]:
