@@ -86,8 +86,8 @@ def lr_find(
         The network and its loss, as for :func:`~deepfound.learner.fit`.
     opt : deepfound.optimizer.Optimizer
         Any optimizer over ``model.parameters()``.
-    loader : iterable of (x, y)
-        Training batches, such as a :class:`~deepfound.loader.DataLoader`.
+    loader : deepfound.loader.DataLoader
+        Training batches; any iterable of ``(x, y)`` pairs will do.
     start_lr, end_lr : float
         First and last learning rate tried, ``0 < start_lr < end_lr``.
     num_steps : int
