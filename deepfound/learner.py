@@ -2,16 +2,19 @@
 
 Losses and accuracies over several batches are averaged **weighted by batch size**,
 so that they equal the value over the whole dataset even when the last batch is
-smaller than the others.
+smaller than the others. :func:`fit` trains in training mode and :func:`evaluate`
+measures in evaluation mode (see :meth:`deepfound.nn.Module.train`); a
+:class:`Callback` passed to ``fit`` runs code at fixed points of the loop.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from deepfound.loader import DataLoader
@@ -30,7 +33,8 @@ class History:
         Mean training loss over the epoch's batches, weighted by batch size, measured
         while the weights were still changing.
     valid_loss, valid_accuracy : list of float
-        Loss and accuracy on the whole validation set at the end of the epoch.
+        Loss and accuracy on the whole validation set at the end of the epoch; the
+        accuracy is NaN when the targets are not class labels (see :func:`evaluate`).
     train_seconds : list of float
         Wall-clock time of the epoch's training steps, validation excluded.
     """
@@ -41,11 +45,46 @@ class History:
     train_seconds: list[float] = field(default_factory=list)
 
 
+class Callback:
+    """Code that :func:`fit` runs at fixed points of training; each method does nothing here.
+
+    Subclasses override the methods they need. ``after_fit`` runs even when
+    training stops with an error, so a callback can always clean up after itself.
+
+    Examples
+    --------
+    >>> class CountSteps(Callback):
+    ...     def before_fit(self, model):
+    ...         self.steps = 0
+    ...     def after_step(self, step, loss):
+    ...         self.steps += 1
+    >>> counter = CountSteps()
+    >>> counter.before_fit(None); counter.after_step(0, 1.0); counter.steps
+    1
+    """
+
+    def before_fit(self, model: Module) -> None:
+        """Before the first step."""
+
+    def after_step(self, step: int, loss: float) -> None:
+        """After the optimizer's step number ``step`` (from 0), with that batch's loss."""
+
+    def after_epoch(self, epoch: int, history: History) -> None:
+        """After epoch number ``epoch`` (from 0) and its validation, recorded in ``history``."""
+
+    def after_fit(self, model: Module) -> None:
+        """After the last epoch, or when training stops with an error."""
+
+
 def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     """Loss and accuracy of ``model`` over every batch of ``loader``, weighted by batch size.
 
     Each batch's mean is multiplied by its number of rows before summing, and
     the sum divided by the total number of rows: the mean over the whole dataset.
+    The accuracy means something only for class scores (n, n_classes) against
+    integer labels (n,); for anything else, such as a regression trained with
+    :class:`~deepfound.nn.MSE`, it is NaN. The model runs in evaluation mode; its
+    mode before the call is restored after.
 
     Examples
     --------
@@ -59,18 +98,45 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     >>> loss, acc = evaluate(model, CrossEntropy(), DataLoader(Dataset(x, y), batch_size=2))
     >>> print(round(acc, 4))
     0.6667
+    >>> from deepfound.nn import MSE
+    >>> loss, acc = evaluate(Linear(3, 1, rng=0), MSE(), DataLoader(Dataset(x, x[:, 0]), 2))
+    >>> print(acc)
+    nan
     """
+    was_training = model.training
+    model.eval()
+    try:
+        return _evaluate(model, loss_fn, loader)
+    finally:
+        model.train(was_training)
+
+
+def _evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     total_loss = total_correct = 0.0
     total = 0
+    classes = True
     for x, y in loader:
         out = model(x)
         n = len(y)
         total_loss += loss_fn(out, y) * n
-        total_correct += accuracy(out, y) * n
+        classes = classes and _class_labels(out, y)
+        if classes:
+            total_correct += accuracy(out, y) * n
         total += n
     if total == 0:
         raise ValueError("evaluate: the loader yielded no rows")
-    return total_loss / total, total_correct / total
+    return total_loss / total, total_correct / total if classes else float("nan")
+
+
+def _class_labels(out: np.ndarray, y: np.ndarray) -> bool:
+    """Whether ``y`` holds an integer class label for each row of class scores ``out``."""
+    y = np.asarray(y)
+    return (
+        np.ndim(out) == 2
+        and np.shape(out)[1] > 1
+        and y.shape == np.shape(out)[:1]
+        and np.issubdtype(y.dtype, np.integer)
+    )
 
 
 def fit(
@@ -83,6 +149,7 @@ def fit(
     *,
     schedule: Callable[[int], float] | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train``, validating after each.
 
@@ -104,6 +171,9 @@ def fit(
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
+    callbacks : sequence of Callback
+        Run, in order, before training, after every step, after every epoch and at
+        the end (see :class:`Callback`).
 
     Returns
     -------
@@ -128,12 +198,23 @@ def fit(
     """
     if epochs < 1:
         raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
+    for callback in callbacks:
+        callback.before_fit(model)
+    try:
+        return _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks)
+    finally:
+        for callback in callbacks:
+            callback.after_fit(model)
+
+
+def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callbacks) -> History:
     history = History()
     bar = tqdm(total=epochs * len(train), disable=not progress, unit="batch")
     step = 0
     for epoch in range(epochs):
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
         total_loss, total = 0.0, 0
+        model.train()
         start = time.perf_counter()
         for x, y in train:
             if schedule is not None:
@@ -141,20 +222,26 @@ def fit(
             loss = loss_fn(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
+            for callback in callbacks:
+                callback.after_step(step, loss)
             total_loss += loss * len(y)
             total += len(y)
             step += 1
             bar.update()
         history.train_seconds.append(time.perf_counter() - start)
+        if total == 0:
+            raise ValueError("fit: the training loader yielded no rows")
         history.train_loss.append(total_loss / total)
         valid_loss, valid_accuracy = evaluate(model, loss_fn, valid)
         history.valid_loss.append(valid_loss)
         history.valid_accuracy.append(valid_accuracy)
         if progress:
-            bar.write(
-                f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f}, "
-                f"valid loss {valid_loss:.4f}, valid accuracy {valid_accuracy:.2%}",
-                file=sys.stderr,
-            )
+            line = f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f}, "
+            line += f"valid loss {valid_loss:.4f}"
+            if not np.isnan(valid_accuracy):
+                line += f", valid accuracy {valid_accuracy:.2%}"
+            bar.write(line, file=sys.stderr)
+        for callback in callbacks:
+            callback.after_epoch(epoch, history)
     bar.close()
     return history
