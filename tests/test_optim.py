@@ -87,8 +87,8 @@ def test_steps_match_torch(ours_cls, torch_cls, hyper, data, shapes, lrs, seed):
     theirs = [torch.tensor(p.data, requires_grad=True) for p in ours]
     opt = ours_cls(ours, lr=lrs[0], **kwargs)
     torch_opt = torch_cls(theirs, lr=lrs[0], **kwargs)
-    for step in range(30):
-        if step == 15:  # a schedule changes the learning rate between steps
+    for step in range(50):
+        if step == 25:  # a schedule changes the learning rate between steps
             opt.lr = lrs[1]
             torch_opt.param_groups[0]["lr"] = lrs[1]
         _set_gradients(rng, ours, theirs)
