@@ -171,7 +171,7 @@ def fit(
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
-    callbacks : sequence of Callback
+    callbacks : list of Callback
         Run, in order, before training, after every step, after every epoch and at
         the end (see :class:`Callback`).
 

@@ -67,7 +67,7 @@ def lr_find(
     *,
     start_lr: float = 1e-6,
     end_lr: float = 10.0,
-    num_steps: int = 200,
+    num_steps: int = 300,
     beta: float = 0.98,
     diverge: float = 4.0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +77,10 @@ def lr_find(
     batches of ``loader`` (again from its start if it runs out). The run stops after
     ``num_steps`` steps, or as soon as the loss is not finite or its bias-corrected
     moving average (factor ``beta``) exceeds ``diverge`` times the lowest it has been.
-    Afterwards every parameter of ``model`` holds its old values again (copied back into
-    the same arrays) and ``opt`` its old state and learning rate, even if a step raised.
+    The model trains in training mode. Afterwards, even if a step raised, every parameter
+    of ``model`` holds its old values again (copied back into the same arrays), so do the
+    other arrays its modules keep (such as batch normalization's running statistics),
+    every module is back in its old mode, and ``opt`` has its old state and learning rate.
 
     Parameters
     ----------
@@ -86,8 +88,8 @@ def lr_find(
         The network and its loss, as for :func:`~deepfound.learner.fit`.
     opt : deepfound.optimizer.Optimizer
         Any optimizer over ``model.parameters()``.
-    loader : iterable of (x, y)
-        Training batches, such as a :class:`~deepfound.loader.DataLoader`.
+    loader : deepfound.loader.DataLoader
+        Training batches; any iterable of ``(x, y)`` pairs will do.
     start_lr, end_lr : float
         First and last learning rate tried, ``0 < start_lr < end_lr``.
     num_steps : int
@@ -128,8 +130,9 @@ def lr_find(
         raise ValueError(f"lr_find: diverge must be above 1, got {diverge}")
     smoothed = EWMA(beta)
     schedule = start_lr * (end_lr / start_lr) ** (np.arange(num_steps) / (num_steps - 1))
-    params = list(model.parameters())
-    saved_weights, saved_state = [p.data.copy() for p in params], opt.state_dict()
+    saved = _ModelState(model)
+    saved_state = opt.state_dict()
+    model.train()
     lrs: list[float] = []
     losses: list[float] = []
     best = math.inf
@@ -148,10 +151,36 @@ def lr_find(
             if average > diverge * best:
                 break
     finally:
-        for p, data in zip(params, saved_weights, strict=True):
-            np.copyto(p.data, data)
+        saved.restore()
         opt.load_state_dict(saved_state)
     return np.array(lrs), np.array(losses)
+
+
+class _ModelState:
+    """A copy of a model's parameters, of the other arrays its modules keep, and of their modes."""
+
+    def __init__(self, model: Module) -> None:
+        self.weights = [(p.data, p.data.copy()) for p in model.parameters()]
+        modules = list(model.modules())
+        self.modes = [(module, module.training) for module in modules]
+        self.arrays = [
+            (module, name, array, array.copy())
+            for module in modules
+            for name, array in vars(module).items()
+            if isinstance(array, np.ndarray)
+        ]
+
+    def restore(self) -> None:
+        for data, copy in self.weights:
+            np.copyto(data, copy)
+        for module, name, array, copy in self.arrays:
+            # Updated in place (running statistics): copy back; replaced: put the old one back.
+            if getattr(module, name) is array:
+                np.copyto(array, copy)
+            else:
+                setattr(module, name, copy)
+        for module, training in self.modes:
+            module.training = training
 
 
 def _forever(loader: Iterable) -> Iterator:

@@ -53,8 +53,8 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    params : iterable of deepfound.nn.Parameter
-        Usually ``model.parameters()``; read once and kept as a list.
+    params : list of deepfound.nn.Parameter
+        Usually ``model.parameters()`` (any iterable); read once and kept as a list.
     lr : float
         Learning rate, a positive number; the training loop may change ``opt.lr`` between steps.
     momentum : float

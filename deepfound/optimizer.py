@@ -44,8 +44,8 @@ class Optimizer:
 
     Parameters
     ----------
-    params : iterable of deepfound.nn.Parameter
-        Usually ``model.parameters()``; read once and kept as the list ``.params``.
+    params : list of deepfound.nn.Parameter
+        Usually ``model.parameters()`` (any iterable); read once and kept as the list ``.params``.
     lr : float
         Learning rate, positive and finite. ``opt.lr`` may be changed between steps
         (a schedule does that); a bad value raises ``ValueError`` there too.

@@ -87,8 +87,8 @@ def test_steps_match_torch(ours_cls, torch_cls, hyper, data, shapes, lrs, seed):
     theirs = [torch.tensor(p.data, requires_grad=True) for p in ours]
     opt = ours_cls(ours, lr=lrs[0], **kwargs)
     torch_opt = torch_cls(theirs, lr=lrs[0], **kwargs)
-    for step in range(30):
-        if step == 15:  # a schedule changes the learning rate between steps
+    for step in range(50):
+        if step == 25:  # a schedule changes the learning rate between steps
             opt.lr = lrs[1]
             torch_opt.param_groups[0]["lr"] = lrs[1]
         _set_gradients(rng, ours, theirs)
@@ -379,3 +379,30 @@ def test_lr_find_rejects_bad_arguments():
         lr_find(model, CrossEntropy(), opt, loader, diverge=0.5)
     with pytest.raises(ValueError, match="yielded no batches"):
         lr_find(model, CrossEntropy(), opt, [])
+
+
+def test_lr_find_restores_running_statistics_and_modes():
+    from deepfound.norm import BatchNorm1d
+
+    ds, _ = _problem(5)
+    model = Sequential(Linear(8, 16, rng=0), BatchNorm1d(16), ReLU(), Linear(16, 3, rng=1))
+    model.eval()
+    model.layers[1].train()  # a mixed state, to be restored module by module
+    norm = model.layers[1]
+    norm.running_mean += 0.5  # not the initial values
+    running = norm.running_mean, norm.running_var
+    before = [a.copy() for a in running]
+    modes = [m.training for m in model.modules()]
+    lr_find(
+        model,
+        CrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        DataLoader(ds, 32),
+        start_lr=1e-3,
+        end_lr=1.0,
+        num_steps=20,
+    )
+    assert norm.running_mean is running[0] and norm.running_var is running[1]
+    for array, copy in zip(running, before, strict=True):
+        test_near(array, copy, rtol=0, atol=0)
+    assert [m.training for m in model.modules()] == modes
