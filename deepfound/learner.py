@@ -19,7 +19,7 @@ from tqdm import tqdm
 from deepfound.loader import DataLoader
 from deepfound.losses import accuracy
 from deepfound.nn import Module
-from deepfound.optim import SGD
+from deepfound.optimizer import Optimizer
 
 
 @dataclass
@@ -119,7 +119,7 @@ def _evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float
 def fit(
     model: Module,
     loss_fn: Module,
-    opt: SGD,
+    opt: Optimizer,
     train: DataLoader,
     valid: DataLoader,
     epochs: int,
@@ -136,8 +136,8 @@ def fit(
         The network; ``model(x)`` gives its output, ``model.backward(grad)`` its gradients.
     loss_fn : deepfound.nn.Module
         A loss module such as :class:`~deepfound.losses.CrossEntropy`.
-    opt : deepfound.optim.SGD
-        The optimizer over ``model.parameters()``.
+    opt : deepfound.optimizer.Optimizer
+        The optimizer over ``model.parameters()``: any of :mod:`deepfound.optim`'s.
     train, valid : deepfound.loader.DataLoader
         Training batches (usually shuffled) and validation batches.
     epochs : int
@@ -163,6 +163,7 @@ def fit(
     >>> from deepfound.loader import Dataset
     >>> from deepfound.losses import CrossEntropy
     >>> from deepfound.nn import Linear
+    >>> from deepfound.optim import SGD
     >>> x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
     >>> y = (x[:, 0] > 0).astype(np.int64)
     >>> model = Linear(2, 2, rng=0)

@@ -158,3 +158,22 @@ def test_bad_targets_are_rejected(fn):
         fn(scores, np.array([0, 4, 2]))
     with pytest.raises(TypeError, match="integer class labels, got dtype float64"):
         fn(scores, np.array([0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
+def test_cross_entropy_module_for_any_layout_and_integer_dtype(dtype):
+    rng = np.random.default_rng(0)
+    logits, target = rng.standard_normal((9, 6)), rng.integers(0, 9, 6)
+    expected_loss, expected_grad = (
+        cross_entropy(logits.T, target),
+        cross_entropy_grad(logits.T, target),
+    )
+    for layout in (logits.T, np.ascontiguousarray(logits.T), np.asfortranarray(logits.T)):
+        loss = CrossEntropy()
+        test_near(loss(layout, target.astype(dtype)), expected_loss, **TOL)
+        test_near(loss.backward(), expected_grad, **TOL)
+    if np.issubdtype(dtype, np.signedinteger):
+        with pytest.raises(ValueError, match="got labels from -1 to 5"):
+            CrossEntropy()(logits.T, np.array([0, -1, 5, 2, 3, 4], dtype))
+    with pytest.raises(ValueError, match="got labels from 0 to 9"):
+        CrossEntropy()(logits.T, np.array([0, 9, 5, 2, 3, 4], dtype))

@@ -1,4 +1,13 @@
-"""deepfound.optim against torch.optim: the same updates from the same weights and gradients."""
+"""deepfound.optim against torch.optim: the same updates from the same weights and gradients.
+
+``OPTIMIZERS`` pairs each deepfound optimizer with its ``torch.optim`` class and a
+hypothesis strategy for its hyper-parameters; the float64 comparison, the
+allocation test and the state round trip all iterate over it.
+"""
+
+from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -7,32 +16,157 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-from deepfound.nn import Linear, Parameter
-from deepfound.optim import SGD, linear_decay
+from deepfound.learner import fit
+from deepfound.loader import DataLoader, Dataset
+from deepfound.losses import CrossEntropy
+from deepfound.nn import Linear, Parameter, ReLU, Sequential
+from deepfound.optim import SGD, Adam, AdamW, RMSprop, linear_decay, lr_find
 from deepfound.testing import test_near
 
-TOL = {"rtol": 1e-12, "atol": 1e-14}
+TOL = {"rtol": 1e-11, "atol": 1e-13}
+
+decay = st.one_of(st.just(0.0), st.floats(1e-4, 0.5))
+momentum = st.one_of(st.just(0.0), st.floats(0.01, 0.99))
+beta1 = st.floats(0.0, 0.99)
+# A second-moment average over at least a couple of steps: with beta2 near 0, a gradient that
+# happens to be nearly zero is divided by itself, and rounding (torch fuses multiply-adds) is
+# amplified far beyond what any tolerance on the trajectory could allow.
+beta2 = st.floats(0.5, 0.9999)
+eps = st.one_of(st.just(1e-8), st.floats(1e-10, 1e-2))
 
 
-@settings(max_examples=30, deadline=None)
+@st.composite
+def sgd_hyper(draw):
+    mu = draw(momentum)
+    return {
+        "momentum": mu,
+        "nesterov": mu > 0 and draw(st.booleans()),
+        "weight_decay": draw(decay),
+    }
+
+
+def rmsprop_hyper():
+    return st.fixed_dictionaries(
+        {"alpha": beta2, "eps": eps, "momentum": momentum, "weight_decay": decay}
+    )
+
+
+def adam_hyper():
+    return st.fixed_dictionaries(
+        {"betas": st.tuples(beta1, beta2), "eps": eps, "weight_decay": decay}
+    )
+
+
+OPTIMIZERS = [
+    (SGD, torch.optim.SGD, sgd_hyper()),
+    (RMSprop, torch.optim.RMSprop, rmsprop_hyper()),
+    (Adam, torch.optim.Adam, adam_hyper()),
+    (AdamW, torch.optim.AdamW, adam_hyper()),
+]
+IDS = [ours.__name__ for ours, _, _ in OPTIMIZERS]
+
+
+def _set_gradients(rng, ours, theirs):
+    for p, t in zip(ours, theirs, strict=True):
+        p.grad = rng.standard_normal(p.data.shape)
+        t.grad = torch.from_numpy(p.grad.copy())
+
+
+@pytest.mark.parametrize(("ours_cls", "torch_cls", "hyper"), OPTIMIZERS, ids=IDS)
+@settings(max_examples=25, deadline=None)
 @given(
+    data=st.data(),
     shapes=st.lists(array_shapes(min_dims=1, max_dims=3, max_side=5), min_size=1, max_size=4),
-    lr=st.floats(1e-4, 10.0),
+    lrs=st.tuples(st.floats(1e-4, 0.5), st.floats(1e-4, 0.5)),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_sgd_steps_match_torch(shapes, lr, seed):
+def test_steps_match_torch(ours_cls, torch_cls, hyper, data, shapes, lrs, seed):
+    kwargs = data.draw(hyper)
     rng = np.random.default_rng(seed)
     ours = [Parameter(rng.standard_normal(shape)) for shape in shapes]
     theirs = [torch.tensor(p.data, requires_grad=True) for p in ours]
-    opt, torch_opt = SGD(ours, lr=lr), torch.optim.SGD(theirs, lr=lr)
-    for _ in range(3):
-        for p, t in zip(ours, theirs, strict=True):
-            p.grad = rng.standard_normal(p.data.shape)
-            t.grad = torch.from_numpy(p.grad.copy())
+    opt = ours_cls(ours, lr=lrs[0], **kwargs)
+    torch_opt = torch_cls(theirs, lr=lrs[0], **kwargs)
+    for step in range(30):
+        if step == 15:  # a schedule changes the learning rate between steps
+            opt.lr = lrs[1]
+            torch_opt.param_groups[0]["lr"] = lrs[1]
+        _set_gradients(rng, ours, theirs)
         opt.step()
         torch_opt.step()
         for p, t in zip(ours, theirs, strict=True):
             test_near(p.data, t.detach().numpy(), **TOL)
+
+
+def test_sgd_momentum_changed_between_steps_matches_torch():
+    rng = np.random.default_rng(0)
+    ours = [Parameter(rng.standard_normal((3, 2)))]
+    theirs = [torch.tensor(ours[0].data, requires_grad=True)]
+    opt, torch_opt = SGD(ours, lr=0.1), torch.optim.SGD(theirs, lr=0.1)
+    for mu in [0.0, 0.9, 0.5, 0.0, 0.8]:
+        opt.momentum = mu
+        torch_opt.param_groups[0]["momentum"] = mu
+        _set_gradients(rng, ours, theirs)
+        opt.step()
+        torch_opt.step()
+        test_near(ours[0].data, theirs[0].detach().numpy(), **TOL)
+
+
+def test_adam_beta1_changed_between_steps_matches_torch():
+    rng = np.random.default_rng(1)
+    ours = [Parameter(rng.standard_normal(4))]
+    theirs = [torch.tensor(ours[0].data, requires_grad=True)]
+    opt, torch_opt = Adam(ours, lr=0.01), torch.optim.Adam(theirs, lr=0.01)
+    for beta1 in [0.95, 0.9, 0.85, 0.6, 0.3]:
+        opt.betas = (beta1, 0.99)
+        torch_opt.param_groups[0]["betas"] = (beta1, 0.99)
+        _set_gradients(rng, ours, theirs)
+        opt.step()
+        torch_opt.step()
+        test_near(ours[0].data, theirs[0].detach().numpy(), **TOL)
+
+
+def _state_arrays(opt) -> list[np.ndarray]:
+    arrays = []
+    for value in vars(opt).values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, np.ndarray):
+                arrays.append(item)
+            elif isinstance(item, tuple):
+                arrays.extend(x for x in item if isinstance(x, np.ndarray))
+    return arrays
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1),
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda ps: RMSprop(ps, momentum=0.9, weight_decay=0.01),
+        lambda ps: Adam(ps, weight_decay=0.01),
+        lambda ps: AdamW(ps),
+    ],
+    ids=["SGD", "SGD+nesterov", "RMSprop", "Adam", "AdamW"],
+)
+def test_state_is_allocated_once_and_updated_in_place(make):
+    layer = Linear(3, 2, rng=0)
+    params = list(layer.parameters())
+    opt = make(params)
+    data_ids = [id(p.data) for p in params]
+    for p in params:
+        p.grad = np.ones_like(p.data)
+    opt.step()  # momentum buffers are created at the first step, as in torch
+    state_ids = [id(a) for a in _state_arrays(opt)]
+    assert state_ids
+    for _ in range(3):
+        for p in params:
+            p.grad = np.full_like(p.data, 0.5)
+        opt.step()
+    assert [id(a) for a in _state_arrays(opt)] == state_ids
+    assert [id(p.data) for p in params] == data_ids
+    assert all(p.data.dtype == np.float32 for p in params)
+    assert all(a.dtype == np.float32 for a in _state_arrays(opt))
 
 
 def test_sgd_keeps_the_gradient_and_the_dtype():
@@ -55,28 +189,193 @@ def test_sgd_uses_the_learning_rate_set_between_steps():
     test_near(p.data, np.full(2, -1.25))
 
 
-@pytest.mark.parametrize("total_steps", [1, 3, 10, 97])
-def test_linear_decay_matches_torch_linear_lr(total_steps):
-    p = torch.zeros(1, requires_grad=True)
-    torch_opt = torch.optim.SGD([p], lr=0.3)
-    scheduler = torch.optim.lr_scheduler.LinearLR(
-        torch_opt, start_factor=1.0, end_factor=0.0, total_iters=total_steps
+def test_adam_l2_and_adamw_decoupled_decay_differ():
+    # With a gradient, the L2 term passes through Adam's division by sqrt(v); AdamW's does not.
+    start, grad = np.array([1.0, 1.0]), np.array([1.0, 1e-3])
+    moved = {}
+    for cls in (Adam, AdamW):
+        p = Parameter(start.copy())
+        p.grad = grad
+        opt = cls([p], lr=0.1, weight_decay=0.1)
+        opt.step()
+        moved[cls.__name__] = start - p.data
+    test_near(moved["AdamW"], 0.1 * np.sign(grad) + 0.1 * 0.1 * start, rtol=1e-4)
+    assert not np.allclose(moved["Adam"], moved["AdamW"], rtol=1e-3)
+
+
+def test_state_dict_round_trip_gives_the_same_next_step():
+    rng = np.random.default_rng(0)
+    p = Parameter(rng.standard_normal(5))
+    opt = Adam([p], lr=0.01)
+    grads = rng.standard_normal((4, 5))
+    for g in grads[:2]:
+        p.grad = g
+        opt.step()
+    saved, saved_data = opt.state_dict(), p.data.copy()
+    p.grad = grads[2]
+    opt.step()
+    expected = p.data.copy()
+    opt.lr = 1.0
+    p.grad = grads[3]
+    opt.step()
+    opt.load_state_dict(saved)
+    p.data[...] = saved_data
+    p.grad = grads[2]
+    opt.step()
+    test_near(p.data, expected, rtol=0, atol=0)
+    assert opt.lr == 0.01
+
+
+def _problem(seed: int, n: int = 512) -> tuple[Dataset, Sequential]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    model = Sequential(Linear(8, 16, rng=seed), ReLU(), Linear(16, 3, rng=seed + 1))
+    return Dataset(x, y), model
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: Adam(ps, lr=0.01),
+    ],
+    ids=["SGD", "Adam"],
+)
+def test_lr_find_restores_weights_and_state_and_stops_on_divergence(make):
+    ds, model = _problem(0)
+    loader = DataLoader(ds, 32, shuffle=True, rng=0)
+    opt, loss_fn = make(model.parameters()), CrossEntropy()
+    for x, y in list(loader)[:3]:  # some state to restore
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+    weights = [p.data for p in model.parameters()]
+    copies = [w.copy() for w in weights]
+    state = opt.state_dict()
+    lrs, losses = lr_find(model, loss_fn, opt, loader, start_lr=1e-4, end_lr=1e3, num_steps=300)
+    assert 10 < len(lrs) < 300 and len(losses) == len(lrs)  # it stopped before the end
+    test_near(np.diff(np.log(lrs)), np.full(len(lrs) - 1, np.log(1e7) / 299), rtol=1e-9)
+    assert lrs[0] == pytest.approx(1e-4)
+    assert not math.isfinite(losses[-1]) or losses[-1] > 2 * losses.min()
+    for w, p, c in zip(weights, model.parameters(), copies, strict=True):
+        assert p.data is w
+        test_near(p.data, c, rtol=0, atol=0)
+    after = opt.state_dict()
+    assert after.keys() == state.keys()
+    for key in state:
+        a, b = state[key], after[key]
+        if isinstance(a, list):
+            for u, v in zip(a, b, strict=True):
+                assert (u is None and v is None) or np.array_equal(np.asarray(u), np.asarray(v))
+        else:
+            assert a == b
+
+
+def test_lr_find_restores_even_when_a_step_fails():
+    ds, model = _problem(1)
+    opt = SGD(model.parameters(), lr=0.1)
+    before = [p.data.copy() for p in model.parameters()]
+
+    class Failing(CrossEntropy):
+        calls = 0
+
+        def forward(self, logits, target):
+            Failing.calls += 1
+            if Failing.calls > 5:
+                raise RuntimeError("boom")
+            return super().forward(logits, target)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        lr_find(model, Failing(), opt, DataLoader(ds, 32), num_steps=50)
+    for p, b in zip(model.parameters(), before, strict=True):
+        test_near(p.data, b, rtol=0, atol=0)
+    assert opt.lr == 0.1
+
+
+def test_lr_find_runs_over_several_epochs_of_a_short_loader():
+    ds, model = _problem(2, n=64)
+    lrs, _ = lr_find(
+        model,
+        CrossEntropy(),
+        SGD(model.parameters(), lr=0.1),
+        DataLoader(ds, 32),
+        start_lr=1e-6,
+        end_lr=1e-5,
+        num_steps=20,
     )
-    schedule = linear_decay(0.3, total_steps)
-    for step in range(total_steps):
-        test_near(schedule(step), torch_opt.param_groups[0]["lr"], rtol=1e-12, atol=1e-15)
-        torch_opt.step()
-        scheduler.step()
+    assert len(lrs) == 20  # two batches per pass, ten passes, nothing diverges
+    test_near(lrs[-1], 1e-5, rtol=1e-12)
 
 
-def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match="no parameters"):
-        SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="positive, got 0"):
-        SGD([Parameter(np.zeros(1))], lr=0)
-    with pytest.raises(TypeError, match="Parameter objects, got ndarray"):
-        SGD([np.zeros(1)], lr=0.1)
-    with pytest.raises(ValueError, match="total_steps must be at least 1, got 0"):
-        linear_decay(0.1, 0)
-    with pytest.raises(ValueError, match=r"step must lie in \[0, 4\), got 4"):
-        linear_decay(0.1, 4)(4)
+@pytest.mark.parametrize("cls", [SGD, Adam])
+def test_fit_trains_with_any_optimizer(cls):
+    ds, model = _problem(3)
+    train = DataLoader(ds, 32, shuffle=True, rng=0)
+    lr = 0.3 if cls is SGD else 0.01
+    history = fit(
+        model,
+        CrossEntropy(),
+        cls(model.parameters(), lr=lr),
+        train,
+        train,
+        20,
+        schedule=linear_decay(lr, 20 * len(train)),
+        progress=False,
+    )
+    assert history.train_loss[-1] < 0.3 * history.train_loss[0]
+    assert history.valid_accuracy[-1] > 0.9
+
+
+BAD = [
+    (lambda p: SGD([], lr=0.1), ValueError, "SGD: no parameters"),
+    (lambda p: SGD([np.zeros(1)], lr=0.1), TypeError, "Parameter objects, got ndarray"),
+    (lambda p: SGD([p, p], lr=0.1), ValueError, "listed twice"),
+    (lambda p: SGD([p], lr=0), ValueError, "positive, got 0"),
+    (lambda p: SGD([p], lr=-0.1), ValueError, "positive, got -0.1"),
+    (lambda p: SGD([p], lr=float("nan")), ValueError, "positive, got nan"),
+    (lambda p: SGD([p], lr=float("inf")), ValueError, "finite, got inf"),
+    (lambda p: SGD([p], lr=0.1, momentum=-0.5), ValueError, "momentum must not be below 0.0"),
+    (lambda p: SGD([p], lr=0.1, nesterov=True), ValueError, "Nesterov .* got 0.0"),
+    (lambda p: SGD([p], lr=0.1, weight_decay=-1), ValueError, "weight_decay .* got -1"),
+    (lambda p: RMSprop([p], lr=-1), ValueError, "RMSprop: the learning rate must be positive"),
+    (lambda p: RMSprop([p], alpha=1.5), ValueError, r"alpha must lie in \[0.0, 1.0\), got 1.5"),
+    (lambda p: RMSprop([p], eps=-1e-8), ValueError, "eps must not be below 0.0, got -1e-08"),
+    (lambda p: RMSprop([p], momentum=float("nan")), ValueError, "momentum .* got nan"),
+    (lambda p: Adam([p], betas=(1.0, 0.999)), ValueError, r"betas\[0\] .* got 1.0"),
+    (lambda p: Adam([p], betas=(0.9, -0.1)), ValueError, r"betas\[1\] .* got -0.1"),
+    (lambda p: Adam([p], betas=(0.9,)), ValueError, "a pair"),
+    (lambda p: Adam([p], eps=-1.0), ValueError, "Adam: eps .* got -1.0"),
+    (lambda p: AdamW([p], weight_decay=-0.01), ValueError, "AdamW: weight_decay .* got -0.01"),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "message"), BAD)
+def test_bad_arguments_are_rejected(make, error, message):
+    with pytest.raises(error, match=message):
+        make(Parameter(np.zeros(1)))
+
+
+def test_bad_values_set_between_steps_are_rejected():
+    p = Parameter(np.zeros(1))
+    sgd, adam = SGD([p], lr=0.1, momentum=0.9, nesterov=True), Adam([p])
+    with pytest.raises(ValueError, match="SGD: the learning rate must be positive, got -1"):
+        sgd.lr = -1
+    with pytest.raises(ValueError, match="Nesterov"):
+        sgd.momentum = 0.0
+    with pytest.raises(ValueError, match=r"betas\[0\]"):
+        adam.betas = (float("nan"), 0.9)
+    assert sgd.lr == 0.1 and sgd.momentum == 0.9 and adam.betas == (0.9, 0.999)
+
+
+def test_lr_find_rejects_bad_arguments():
+    ds, model = _problem(4)
+    opt, loader = SGD(model.parameters(), lr=0.1), DataLoader(ds, 32)
+    with pytest.raises(ValueError, match="num_steps must be an integer of at least 2, got 1"):
+        lr_find(model, CrossEntropy(), opt, loader, num_steps=1)
+    with pytest.raises(ValueError, match="0 < start_lr < end_lr expected, got 1.0 and 0.1"):
+        lr_find(model, CrossEntropy(), opt, loader, start_lr=1.0, end_lr=0.1)
+    with pytest.raises(ValueError, match="diverge must be above 1, got 0.5"):
+        lr_find(model, CrossEntropy(), opt, loader, diverge=0.5)
+    with pytest.raises(ValueError, match="yielded no batches"):
+        lr_find(model, CrossEntropy(), opt, [])

@@ -1,0 +1,223 @@
+"""Optimizers with a step size per coordinate: RMSprop, Adam and AdamW.
+
+Each divides the step by a running root-mean-square of the gradient, coordinate by
+coordinate, so that a steep direction and a shallow one move at comparable speeds.
+Every operation is the one ``torch.optim`` performs, in the same order, so the two
+agree to rounding in float64; the state lives in arrays allocated when the optimizer
+is built, updated in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from deepfound.nn import Parameter
+from deepfound.optimizer import Optimizer, check_range
+
+
+class _Scratch(Optimizer):
+    """An optimizer with two scratch arrays per parameter, so that a step allocates nothing."""
+
+    def __init__(self, params: Iterable[Parameter], lr: float, eps: float, weight_decay: float):
+        super().__init__(params, lr)
+        name = type(self).__name__
+        self.eps = check_range(name, "eps", eps, 0.0)
+        self.weight_decay = check_range(name, "weight_decay", weight_decay, 0.0)
+        self._scratch = [(np.empty_like(p.data), np.empty_like(p.data)) for p in self.params]
+
+    def _zeros(self) -> list[np.ndarray]:
+        return [np.zeros_like(p.data) for p in self.params]
+
+
+class RMSprop(_Scratch):
+    """Divide each coordinate's step by a running root-mean-square of its gradient.
+
+    .. math::
+
+        s \\leftarrow \\alpha s + (1 - \\alpha) g^2, \\qquad
+        p \\leftarrow p - \\eta \\frac{g}{\\sqrt{s} + \\epsilon},
+
+    with :math:`g \\leftarrow g + \\lambda p` first if ``weight_decay`` is set, and with
+    momentum :math:`\\mu > 0` the quotient accumulated in a buffer
+    :math:`b \\leftarrow \\mu b + g / (\\sqrt{s} + \\epsilon)`, :math:`p \\leftarrow p - \\eta b`.
+    The same as ``torch.optim.RMSprop`` (not centered).
+
+    Examples
+    --------
+    >>> p = Parameter(np.array([1.0, 1.0]))
+    >>> p.grad = np.array([100.0, 0.1])
+    >>> opt = RMSprop([p], lr=0.01)
+    >>> opt.step()  # both coordinates move by lr / sqrt(1 - alpha) = 0.1, whatever the gradient
+    >>> print(np.round(p.data, 6))
+    [0.9 0.9]
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.01,
+        *,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr, eps, weight_decay)
+        self.alpha = check_range("RMSprop", "alpha", alpha, 0.0, 1.0)
+        self.momentum = check_range("RMSprop", "momentum", momentum, 0.0)
+        self._square_avg = self._zeros()
+        self._buffers = self._zeros() if momentum > 0 else None
+
+    def step(self) -> None:
+        """Move every parameter one step, in place."""
+        lr, alpha, eps, weight_decay = self._lr, self.alpha, self.eps, self.weight_decay
+        for i, p in enumerate(self.params):
+            square_avg, (tmp, grad_wd) = self._square_avg[i], self._scratch[i]
+            grad = p.grad
+            if weight_decay != 0:
+                np.multiply(p.data, weight_decay, out=grad_wd)
+                grad = np.add(grad, grad_wd, out=grad_wd)
+            square_avg *= alpha
+            np.multiply(grad, 1 - alpha, out=tmp)
+            tmp *= grad
+            square_avg += tmp
+            avg = np.sqrt(square_avg, out=tmp)
+            avg += eps
+            if self.momentum > 0:
+                buf = self._buffers[i]
+                buf *= self.momentum
+                buf += np.divide(grad, avg, out=avg)
+                np.multiply(buf, lr, out=tmp)
+            else:
+                np.multiply(grad, lr, out=grad_wd)
+                np.divide(grad_wd, avg, out=tmp)
+            p.data -= tmp
+
+
+class Adam(_Scratch):
+    """Momentum and RMSprop together, both averages corrected for their start at zero.
+
+    At step :math:`t = 1, 2, \\dots`:
+
+    .. math::
+
+        m \\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\qquad
+        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2, \\qquad
+        p \\leftarrow p - \\frac{\\eta}{1 - \\beta_1^t} \\,
+            \\frac{m}{\\sqrt{v} / \\sqrt{1 - \\beta_2^t} + \\epsilon}.
+
+    ``weight_decay`` :math:`\\lambda` adds :math:`\\lambda p` to the gradient first (L2
+    regularization, which the division by :math:`\\sqrt{v}` then rescales); see
+    :class:`AdamW` for the decoupled kind. The same as ``torch.optim.Adam``.
+
+    Examples
+    --------
+    >>> p = Parameter(np.array([1.0, 1.0]))
+    >>> p.grad = np.array([100.0, 0.01])
+    >>> opt = Adam([p], lr=0.1)
+    >>> opt.step()  # the bias-corrected first step is lr * sign(g) in every coordinate
+    >>> print(np.round(p.data, 6))
+    [0.9 0.9]
+    >>> Adam([p], betas=(0.9, 1.0))
+    Traceback (most recent call last):
+    ValueError: Adam: betas[1] must lie in [0.0, 1.0), got 1.0
+    """
+
+    decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.001,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr, eps, weight_decay)
+        self.betas = betas
+        self.steps = 0
+        self._exp_avg, self._exp_avg_sq = self._zeros(), self._zeros()
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        """:math:`(\\beta_1, \\beta_2)`, settable (one-cycle varies :math:`\\beta_1`)."""
+        return self._betas
+
+    @betas.setter
+    def betas(self, value: tuple[float, float]) -> None:
+        name = type(self).__name__
+        if len(value) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {value!r}")
+        beta1, beta2 = value
+        self._betas = (
+            check_range(name, "betas[0]", beta1, 0.0, 1.0),
+            check_range(name, "betas[1]", beta2, 0.0, 1.0),
+        )
+
+    def step(self) -> None:
+        """Move every parameter one step, in place."""
+        lr, eps, weight_decay, (beta1, beta2) = self._lr, self.eps, self.weight_decay, self._betas
+        self.steps += 1
+        step_size = lr / (1 - beta1**self.steps)
+        bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        # torch's lerp: start + w (end - start) for w below 1/2, else end + (w - 1) (end - start).
+        lerp_weight = 1 - beta1
+        lerp_coef = lerp_weight if lerp_weight < 0.5 else lerp_weight - 1
+        state = zip(self.params, self._exp_avg, self._exp_avg_sq, self._scratch, strict=True)
+        for p, exp_avg, exp_avg_sq, (tmp, tmp2) in state:
+            grad = p.grad
+            if weight_decay != 0:
+                if self.decoupled:
+                    p.data *= 1 - lr * weight_decay
+                else:
+                    np.multiply(p.data, weight_decay, out=tmp2)
+                    grad = np.add(grad, tmp2, out=tmp2)
+            np.subtract(grad, exp_avg, out=tmp)
+            tmp *= lerp_coef
+            np.add(exp_avg if lerp_weight < 0.5 else grad, tmp, out=exp_avg)
+            exp_avg_sq *= beta2
+            np.multiply(grad, 1 - beta2, out=tmp)
+            tmp *= grad
+            exp_avg_sq += tmp
+            denom = np.sqrt(exp_avg_sq, out=tmp)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            np.multiply(exp_avg, step_size, out=tmp2)
+            tmp2 /= denom
+            p.data -= tmp2
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: shrink the weights, apart from the gradient step.
+
+    Each step first multiplies every parameter by :math:`1 - \\eta \\lambda`, then takes
+    Adam's step with the plain gradient. With L2 regularization (``Adam``'s
+    ``weight_decay``) the decay term passes through the division by :math:`\\sqrt{v}`, so
+    weights with large gradients are decayed less; here every weight decays at the same
+    rate. The same as ``torch.optim.AdamW`` (whose default ``weight_decay`` is 0.01).
+
+    Examples
+    --------
+    >>> p = Parameter(np.array([2.0]))
+    >>> p.grad = np.array([0.0])
+    >>> opt = AdamW([p], lr=0.1, weight_decay=0.5)
+    >>> opt.step()  # zero gradient: only the decay, 2 * (1 - 0.1 * 0.5)
+    >>> p.data
+    array([1.9])
+    """
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.001,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)

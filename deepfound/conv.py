@@ -1,0 +1,343 @@
+"""2-D convolution, forward and backward, as PyTorch computes it, and the layers of a CNN.
+
+Images are NCHW arrays; a weight is (c_out, c_in, kh, kw); "convolution" is the
+cross-correlation of :func:`torch.nn.functional.conv2d`:
+
+``out[i, o, y, x] = bias[o] + sum over (c, ky, kx) of
+weight[o, c, ky, kx] * padded[i, c, y * stride + ky, x * stride + kx]``.
+
+:func:`conv2d_loops` computes it by the definition; :func:`conv2d` computes it as
+one matrix product of the windows (:func:`~deepfound.im2col.im2col`) with the
+kernels, and :func:`conv2d_grad` runs the product backwards and scatters the
+windows' gradients back onto the image (:func:`~deepfound.im2col.col2im`). The
+outputs and the input gradients are NCHW arrays whose memory is laid out
+channels last, which is what the matrix products give without a copy.
+
+The pooling functions and the layers that end a CNN live in :mod:`deepfound.pool`
+and are importable from here too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepfound.im2col import (
+    check_image,
+    check_int,
+    col2im,
+    im2col,
+    output_size,
+    pad_channels_last,
+    window_rows,
+)
+from deepfound.init import kaiming_normal
+from deepfound.nn import Module, Parameter
+from deepfound.pool import (
+    AvgPool2d,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool2d,
+    avg_pool2d,
+    avg_pool2d_grad,
+    max_pool2d,
+    max_pool2d_grad,
+)
+
+__all__ = [
+    "AvgPool2d",
+    "Conv2d",
+    "Flatten",
+    "GlobalAvgPool",
+    "MaxPool2d",
+    "avg_pool2d",
+    "avg_pool2d_grad",
+    "conv2d",
+    "conv2d_grad",
+    "conv2d_loops",
+    "max_pool2d",
+    "max_pool2d_grad",
+    "output_size",
+]
+
+
+def _check(name: str, x: np.ndarray, weight: np.ndarray, stride, padding) -> tuple[int, int]:
+    """Output height and width of the convolution; ``ValueError`` naming the shapes if none."""
+    check_image(name, x)
+    if np.ndim(weight) != 4:
+        raise ValueError(
+            f"{name}: weight of shape (c_out, c_in, kh, kw) expected, got {np.shape(weight)}"
+        )
+    check_int(name, "stride", stride, 1)
+    check_int(name, "padding", padding, 0)
+    (_, c, h, w), (_, c_w, kh, kw) = x.shape, weight.shape
+    if c != c_w:
+        raise ValueError(
+            f"{name}: input has {c} channels but the weight expects {c_w}: "
+            f"input {x.shape}, weight {weight.shape}"
+        )
+    if kh > h + 2 * padding or kw > w + 2 * padding:
+        raise ValueError(
+            f"{name}: kernel {(kh, kw)} larger than the padded image "
+            f"{(h + 2 * padding, w + 2 * padding)}: input {x.shape}, weight {weight.shape}, "
+            f"padding {padding}"
+        )
+    return output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
+
+
+def _check_bias(name: str, bias, weight: np.ndarray) -> None:
+    if bias is not None and np.shape(bias) != weight.shape[:1]:
+        raise ValueError(
+            f"{name}: bias of shape ({weight.shape[0]},) expected for a weight of shape "
+            f"{weight.shape}, got {np.shape(bias)}"
+        )
+
+
+def _kernel_matrix(weight: np.ndarray) -> np.ndarray:
+    """The kernels as a matrix (kh * kw * c_in, c_out), rows in im2col's (ky, kx, c) order."""
+    return weight.transpose(2, 3, 1, 0).reshape(-1, weight.shape[0])
+
+
+def conv2d_loops(
+    x: np.ndarray, weight: np.ndarray, bias=None, *, stride: int = 1, padding: int = 0
+) -> np.ndarray:
+    """:func:`conv2d` by its definition: one dot product per output number, in Python loops.
+
+    Slow, and meant to be: it is the reference the fast version is checked against.
+
+    Examples
+    --------
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> conv2d_loops(x, np.ones((1, 1, 2, 2)))
+    array([[[[ 8., 12.],
+             [20., 24.]]]])
+    """
+    oh, ow = _check("conv2d_loops", x, weight, stride, padding)
+    _check_bias("conv2d_loops", bias, weight)
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    (n, _, _, _), (c_out, _, kh, kw) = x.shape, weight.shape
+    out = np.zeros((n, c_out, oh, ow), np.result_type(x, weight))
+    for i in range(n):
+        for o in range(c_out):
+            for oy in range(oh):
+                for ox in range(ow):
+                    top, left = oy * stride, ox * stride
+                    window = padded[i, :, top : top + kh, left : left + kw]
+                    out[i, o, oy, ox] = (window * weight[o]).sum()
+    if bias is not None:
+        out += np.reshape(bias, (1, c_out, 1, 1))
+    return out
+
+
+def conv2d(
+    x: np.ndarray, weight: np.ndarray, bias=None, *, stride: int = 1, padding: int = 0
+) -> np.ndarray:
+    """Convolution of ``x`` (n, c_in, h, w) with ``weight`` (c_out, c_in, kh, kw), plus ``bias``.
+
+    One matrix product: the windows of ``x`` as rows (n * oh * ow, kh * kw * c_in)
+    times the kernels as columns (kh * kw * c_in, c_out).
+
+    Returns
+    -------
+    ndarray
+        (n, c_out, oh, ow), ``oh = output_size(h, kh, stride, padding)`` and so for
+        ``ow``; channels last in memory.
+
+    Raises
+    ------
+    ValueError
+        For a non-4-D input or weight, a channel mismatch, a kernel larger than
+        the padded image, or a stride below 1 or padding below 0; the message
+        names the shapes.
+
+    Examples
+    --------
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> conv2d(x, np.ones((1, 1, 2, 2)), np.array([0.5]))
+    array([[[[ 8.5, 12.5],
+             [20.5, 24.5]]]])
+    >>> conv2d(x, np.ones((4, 2, 3, 3)))
+    Traceback (most recent call last):
+    ValueError: conv2d: input has 1 channels but the weight expects 2: input (1, 1, 3, 3), ...
+    """
+    oh, ow = _check("conv2d", x, weight, stride, padding)
+    _check_bias("conv2d", bias, weight)
+    cols = im2col(x, weight.shape[2:], stride=stride, padding=padding)
+    return _forward(cols, weight, bias, (len(x), oh, ow))
+
+
+def _forward(cols: np.ndarray, weight: np.ndarray, bias, size: tuple[int, int, int]) -> np.ndarray:
+    out = cols @ _kernel_matrix(weight)
+    if bias is not None:
+        out += bias  # in place: the product is a fresh array
+    return out.reshape(*size, -1).transpose(0, 3, 1, 2)
+
+
+def conv2d_grad(
+    x: np.ndarray,
+    weight: np.ndarray,
+    grad_out: np.ndarray,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d` with respect to ``x``, ``weight`` and the bias.
+
+    With ``cols = im2col(x)``, ``K`` the kernel matrix and ``G`` the rows of
+    ``grad_out`` (n * oh * ow, c_out), the forward pass is ``cols @ K + bias``, so
+    ``grad_K = cols.T @ G``, ``grad_bias = G.sum(0)``, and ``grad_cols = G @ K.T``,
+    which :func:`~deepfound.im2col.col2im` adds back onto the image: a
+    *transposed convolution*. (``grad_cols`` is computed offset by offset, in the
+    layout col2im takes.)
+
+    Parameters
+    ----------
+    x, weight : ndarray
+        The input (n, c_in, h, w) and weight (c_out, c_in, kh, kw) of the forward pass.
+    grad_out : ndarray
+        Gradient of the loss with respect to the output, (n, c_out, oh, ow).
+    stride, padding : int
+        As in the forward pass.
+    input_grad : bool, optional
+        If false, skip ``grad_x`` (``None``), as for a first layer whose input is the data.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``grad_x`` (n, c_in, h, w), ``grad_weight`` (c_out, c_in, kh, kw), ``grad_bias`` (c_out,).
+
+    Examples
+    --------
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> grad_x, grad_w, grad_b = conv2d_grad(x, np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)))
+    >>> grad_x[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    >>> grad_w[0, 0], grad_b
+    (array([[ 8., 12.],
+           [20., 24.]]), array([4.]))
+    """
+    oh, ow = _check("conv2d_grad", x, weight, stride, padding)
+    expected = (len(x), len(weight), oh, ow)
+    if np.shape(grad_out) != expected:
+        raise ValueError(
+            f"conv2d_grad: grad_out of shape {expected} (the output's) expected, "
+            f"got {np.shape(grad_out)}"
+        )
+    cols = im2col(x, weight.shape[2:], stride=stride, padding=padding)
+    return _backward(cols, x.shape, weight, grad_out, stride, padding, input_grad)
+
+
+def _backward(cols, x_shape, weight, grad_out, stride, padding, input_grad):
+    c_out, c_in, kh, kw = weight.shape
+    # Rows of grad_out in im2col's row order; free when grad_out is channels last in memory.
+    g = grad_out.transpose(0, 2, 3, 1).reshape(-1, c_out)
+    grad_k = g.T @ cols  # (c_out, kh * kw * c_in)
+    grad_w = np.ascontiguousarray(grad_k.reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2))
+    grad_x = None
+    if input_grad:
+        # One (c_out, c_in) matrix per offset: each offset's block of grad_cols comes out
+        # contiguous, as col2im wants it.
+        per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, c_out, c_in)
+        grad_x = col2im(g @ per_offset, x_shape, (kh, kw), stride=stride, padding=padding)
+    # The bias gradient sums the rows; a matrix-vector product does it faster than g.sum(0),
+    # whose loops run over only c_out numbers at a time.
+    return grad_x, grad_w, np.ones(len(g), g.dtype) @ g
+
+
+class Conv2d(Module):
+    """Convolution layer, weight (c_out, c_in, k, k) Kaiming-initialized, bias zero.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels.
+    kernel_size : int
+        Height and width of the kernels.
+    stride, padding : int
+        As in :func:`conv2d`.
+    bias : bool
+        Whether the layer has a bias (a layer followed by batch normalization needs none).
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the weight.
+    dtype : dtype
+        Of the weight and the bias; float32 unless given.
+    input_grad : bool, optional
+        If false, :meth:`backward` skips the gradient with respect to the input and
+        returns ``None``, as :class:`~deepfound.nn.Linear` does for a first layer.
+
+    Notes
+    -----
+    The weight is drawn by :func:`~deepfound.init.kaiming_normal` with
+    ``fan_in = c_in * k * k``: each output sums that many products. The layer keeps
+    its windows (the im2col matrix) and its padded input between calls and reuses
+    their memory; like every module it remembers only its latest call.
+
+    Examples
+    --------
+    >>> conv = Conv2d(1, 8, 3, stride=2, padding=1, rng=0)
+    >>> conv.weight.data.shape, conv.bias.data.shape
+    ((8, 1, 3, 3), (8,))
+    >>> out = conv(np.zeros((5, 1, 28, 28), np.float32))
+    >>> out.shape, conv.backward(np.ones_like(out)).shape
+    ((5, 8, 14, 14), (5, 1, 28, 28))
+    >>> conv
+    Conv2d(1, 8, 3, stride=2, padding=1)
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        rng=None,
+        dtype=np.float32,
+        input_grad: bool = True,
+    ) -> None:
+        for label, value, low in (("kernel_size", kernel_size, 1), ("stride", stride, 1)):
+            check_int("Conv2d", label, value, low)
+        check_int("Conv2d", "padding", padding, 0)
+        k = kernel_size
+        w = kaiming_normal(c_in * k * k, c_out, rng=rng, dtype=dtype)
+        self.weight = Parameter(np.ascontiguousarray(w.T).reshape(c_out, c_in, k, k))
+        self.bias = Parameter(np.zeros(c_out, dtype)) if bias else None
+        self.stride, self.padding, self.input_grad = stride, padding, input_grad
+        self._cols = self._padded = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        w = self.weight.data
+        oh, ow = _check("Conv2d", x, w, self.stride, self.padding)
+        # The padded input and the windows are scratch memory, reused from call to call.
+        self._padded = pad_channels_last(x, self.padding, self._padded)
+        self._cols = window_rows(self._padded, w.shape[2:], self.stride, self._cols)
+        bias = None if self.bias is None else self.bias.data
+        return _forward(self._cols, w, bias, (len(x), oh, ow))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        (x,) = self.saved_inputs()
+        w = self.weight.data
+        oh, ow = _check("Conv2d", x, w, self.stride, self.padding)
+        if np.shape(grad_out) != (len(x), len(w), oh, ow):
+            raise ValueError(
+                f"Conv2d: grad_out of shape {(len(x), len(w), oh, ow)} (the output's) expected, "
+                f"got {np.shape(grad_out)}"
+            )
+        grad_x, self.weight.grad, grad_b = _backward(
+            self._cols, x.shape, w, grad_out, self.stride, self.padding, self.input_grad
+        )
+        if self.bias is not None:
+            self.bias.grad = grad_b
+        return grad_x
+
+    def __repr__(self) -> str:
+        c_out, c_in, k, _ = self.weight.data.shape
+        options = [f"stride={self.stride}"] * (self.stride != 1)
+        options += [f"padding={self.padding}"] * (self.padding != 0)
+        options += ["bias=False"] * (self.bias is None)
+        options += ["input_grad=False"] * (not self.input_grad)
+        return f"Conv2d({', '.join([str(c_in), str(c_out), str(k), *options])})"

@@ -1,0 +1,237 @@
+"""Pooling: the maximum or the mean of each window, and the layers that end a CNN.
+
+``max_pool2d`` and ``avg_pool2d`` follow :func:`torch.nn.functional.max_pool2d`
+and :func:`~torch.nn.functional.avg_pool2d` without padding: windows of
+``kernel_size × kernel_size`` every ``stride`` pixels (the kernel size unless
+given). Each function and its gradient loop over the ``k * k`` offsets in the
+window, one strided slice of the whole batch at a time, never over pixels.
+Everything here is importable from :mod:`deepfound.conv` too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepfound.im2col import check_image, check_int, output_size
+from deepfound.nn import Module
+
+
+def _geometry(name: str, x: np.ndarray, kernel_size, stride) -> tuple[int, int, int]:
+    """(stride, oh, ow) after checking the arguments; ``ValueError`` naming the shapes."""
+    check_image(name, x)
+    check_int(name, "kernel_size", kernel_size, 1)
+    stride = kernel_size if stride is None else stride
+    check_int(name, "stride", stride, 1)
+    h, w = x.shape[2:]
+    if kernel_size > min(h, w):
+        raise ValueError(
+            f"{name}: kernel {(kernel_size, kernel_size)} larger than the image {(h, w)} "
+            f"of the input {x.shape}"
+        )
+    return stride, output_size(h, kernel_size, stride), output_size(w, kernel_size, stride)
+
+
+def _offsets(kernel_size: int, stride: int, oh: int, ow: int):
+    """For each offset in the window, in reading order, the index of that pixel of every window."""
+    for ky in range(kernel_size):
+        for kx in range(kernel_size):
+            rows, cols = slice(ky, ky + stride * oh, stride), slice(kx, kx + stride * ow, stride)
+            yield slice(None), slice(None), rows, cols
+
+
+def _check_grad_out(name: str, x: np.ndarray, grad_out, oh: int, ow: int) -> None:
+    if np.shape(grad_out) != (*x.shape[:2], oh, ow):
+        raise ValueError(
+            f"{name}: grad_out of shape {(*x.shape[:2], oh, ow)} (the output's) expected, "
+            f"got {np.shape(grad_out)}"
+        )
+
+
+def max_pool2d(x: np.ndarray, kernel_size: int, stride: int | None = None) -> np.ndarray:
+    """Largest value of each ``kernel_size × kernel_size`` window of ``x`` (n, c, h, w).
+
+    Examples
+    --------
+    >>> max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+    stride, oh, ow = _geometry("max_pool2d", x, kernel_size, stride)
+    out = None
+    for window_pixel in _offsets(kernel_size, stride, oh, ow):
+        out = x[window_pixel].copy() if out is None else np.maximum(out, x[window_pixel], out=out)
+    return out
+
+
+def max_pool2d_grad(
+    x: np.ndarray, grad_out: np.ndarray, kernel_size: int, stride: int | None = None
+) -> np.ndarray:
+    """Gradient of :func:`max_pool2d`: each window's ``grad_out`` goes to its largest pixel.
+
+    Where a window holds its maximum twice, the first in reading order gets the
+    gradient, as in PyTorch. Overlapping windows add up.
+
+    Examples
+    --------
+    >>> x = np.array([[[[1.0, 3.0], [3.0, 0.0]]]])
+    >>> max_pool2d_grad(x, np.array([[[[10.0]]]]), 2)
+    array([[[[ 0., 10.],
+             [ 0.,  0.]]]])
+    """
+    stride, oh, ow = _geometry("max_pool2d_grad", x, kernel_size, stride)
+    _check_grad_out("max_pool2d_grad", x, grad_out, oh, ow)
+    out = max_pool2d(x, kernel_size, stride)
+    grad = np.zeros_like(x, dtype=np.result_type(x, grad_out))
+    unclaimed = np.ones(out.shape, bool)  # windows whose maximum has not been found yet
+    for window_pixel in _offsets(kernel_size, stride, oh, ow):
+        is_max = (x[window_pixel] == out) & unclaimed
+        grad[window_pixel] += np.where(is_max, grad_out, 0)
+        unclaimed &= ~is_max
+    return grad
+
+
+def avg_pool2d(x: np.ndarray, kernel_size: int, stride: int | None = None) -> np.ndarray:
+    """Mean of each ``kernel_size × kernel_size`` window of ``x`` (n, c, h, w).
+
+    Examples
+    --------
+    >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    stride, oh, ow = _geometry("avg_pool2d", x, kernel_size, stride)
+    out = np.zeros((*x.shape[:2], oh, ow), x.dtype)
+    for window_pixel in _offsets(kernel_size, stride, oh, ow):
+        out += x[window_pixel]
+    out /= kernel_size * kernel_size
+    return out
+
+
+def avg_pool2d_grad(
+    x: np.ndarray, grad_out: np.ndarray, kernel_size: int, stride: int | None = None
+) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d`: each pixel gets ``grad_out / k²`` from each window it is in.
+
+    Examples
+    --------
+    >>> avg_pool2d_grad(np.zeros((1, 1, 2, 2)), np.array([[[[4.0]]]]), 2)
+    array([[[[1., 1.],
+             [1., 1.]]]])
+    """
+    stride, oh, ow = _geometry("avg_pool2d_grad", x, kernel_size, stride)
+    _check_grad_out("avg_pool2d_grad", x, grad_out, oh, ow)
+    share = grad_out / (kernel_size * kernel_size)
+    grad = np.zeros_like(x, dtype=share.dtype)
+    for window_pixel in _offsets(kernel_size, stride, oh, ow):
+        grad[window_pixel] += share
+    return grad
+
+
+class _Pool(Module):
+    """A pooling layer: its window size and stride, and its ``repr``."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def __repr__(self) -> str:
+        stride = "" if self.stride is None else f", stride={self.stride}"
+        return f"{type(self).__name__}({self.kernel_size}{stride})"
+
+
+class MaxPool2d(_Pool):
+    """:func:`max_pool2d` as a layer, windows of ``kernel_size`` every ``stride`` pixels.
+
+    Examples
+    --------
+    >>> pool = MaxPool2d(2)
+    >>> pool(np.zeros((3, 8, 28, 28))).shape, pool.backward(np.ones((3, 8, 14, 14))).shape
+    ((3, 8, 14, 14), (3, 8, 28, 28))
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return max_pool2d(x, self.kernel_size, self.stride)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        return max_pool2d_grad(x, grad_out, self.kernel_size, self.stride)
+
+
+class AvgPool2d(_Pool):
+    """:func:`avg_pool2d` as a layer, windows of ``kernel_size`` every ``stride`` pixels.
+
+    Examples
+    --------
+    >>> pool = AvgPool2d(2)
+    >>> pool(np.ones((1, 1, 4, 4)))
+    array([[[[1., 1.],
+             [1., 1.]]]])
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return avg_pool2d(x, self.kernel_size, self.stride)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        return avg_pool2d_grad(x, grad_out, self.kernel_size, self.stride)
+
+
+class GlobalAvgPool(Module):
+    """Mean of each channel over the whole image: (n, c, h, w) → (n, c), for any h and w.
+
+    Examples
+    --------
+    >>> gap = GlobalAvgPool()
+    >>> gap(np.arange(8.0).reshape(1, 2, 2, 2))
+    array([[1.5, 5.5]])
+    >>> gap.backward(np.array([[4.0, 8.0]]))[0, 1]
+    array([[2., 2.],
+           [2., 2.]])
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_image("GlobalAvgPool", x)
+        return x.mean((2, 3))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        n, c, h, w = x.shape
+        if np.shape(grad_out) != (n, c):
+            raise ValueError(
+                f"GlobalAvgPool: grad_out of shape {(n, c)} expected, got {np.shape(grad_out)}"
+            )
+        # Every pixel had weight 1 / (h * w) in its channel's mean. Written channels last in
+        # memory, like a convolution's output, so that the convolution before needs no copy.
+        grad = np.empty((n, h, w, c), np.result_type(grad_out.dtype, x.dtype))
+        grad[...] = (grad_out / (h * w))[:, None, None, :]
+        return grad.transpose(0, 3, 1, 2)
+
+    def __repr__(self) -> str:
+        return "GlobalAvgPool()"
+
+
+class Flatten(Module):
+    """Each example as one row: (n, ...) → (n, -1).
+
+    Examples
+    --------
+    >>> flat = Flatten()
+    >>> flat(np.zeros((2, 3, 4, 4))).shape, flat.backward(np.zeros((2, 48))).shape
+    ((2, 48), (2, 3, 4, 4))
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if np.ndim(x) < 1:
+            raise ValueError(f"Flatten: input with a batch axis expected, got shape {np.shape(x)}")
+        return np.reshape(x, (len(x), -1))
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        if np.shape(grad_out) != (len(x), int(np.prod(x.shape[1:]))):
+            raise ValueError(
+                f"Flatten: grad_out of shape {(len(x), int(np.prod(x.shape[1:])))} expected, "
+                f"got {np.shape(grad_out)}"
+            )
+        return np.reshape(grad_out, x.shape)
+
+    def __repr__(self) -> str:
+        return "Flatten()"

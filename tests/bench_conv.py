@@ -1,0 +1,151 @@
+"""One training step of the chapter's CNN in deepfound against the same CNN in PyTorch.
+
+Run with plain ``python tests/bench_conv.py`` (``--profile`` adds where deepfound's
+step spends its time). The network is the one of chapter 07: three 3×3
+convolutions of 8, 16 and 32 channels, stride 2, padding 1, each followed by a
+ReLU, then global average pooling and a linear layer to ten classes; batch 64,
+float32. Both sides start from the same weights and data and run on one thread
+(BLAS and PyTorch thread counts are set before numpy and torch are imported):
+with more threads, contention on a shared machine moves the ratio more than any
+change to the code. The variants are timed in interleaved rounds, and the ratio
+deepfound / PyTorch is the median of the rounds' ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import statistics  # noqa: E402
+
+WIDTHS = (8, 16, 32)
+BATCH = 64
+LR = 1e-3
+ROUNDS = 5
+
+
+def models(batch: int):
+    """deepfound's and PyTorch's CNN with the same weights, their losses, optimizers and a batch."""
+    import numpy as np
+    import torch
+
+    from deepfound.conv import Conv2d, GlobalAvgPool
+    from deepfound.losses import CrossEntropy
+    from deepfound.nn import Linear, ReLU, Sequential
+    from deepfound.optim import SGD
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+
+    layers, torch_layers, c_in = [], [], 1
+    for i, c_out in enumerate(WIDTHS):
+        # The first layer's input is the data: like PyTorch for an input without
+        # requires_grad, deepfound skips its gradient.
+        conv = Conv2d(c_in, c_out, 3, stride=2, padding=1, rng=i, input_grad=i > 0)
+        conv.bias.data = rng.standard_normal(c_out).astype(np.float32) * 0.1
+        layers += [conv, ReLU()]
+        torch_layers += [torch.nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), torch.nn.ReLU()]
+        c_in = c_out
+    head = Linear(c_in, 10, rng=len(WIDTHS))
+    model = Sequential(*layers, GlobalAvgPool(), head)
+    torch_model = torch.nn.Sequential(
+        *torch_layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(c_in, 10)
+    )
+    with torch.no_grad():
+        for ours, theirs in zip(layers[::2], torch_layers[::2], strict=True):
+            theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+        torch_model[-1].weight.copy_(torch.from_numpy(head.weight.data.T))
+        torch_model[-1].bias.copy_(torch.from_numpy(head.bias.data))
+    ours = (model, CrossEntropy(), SGD(model.parameters(), lr=LR), x, y)
+    theirs = (
+        torch_model,
+        torch.nn.CrossEntropyLoss(),
+        torch.optim.SGD(torch_model.parameters(), lr=LR),
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+    )
+    return ours, theirs
+
+
+def steps(batch: int):
+    """deepfound's and PyTorch's training step, after checking that both compute the same."""
+    (model, loss_fn, opt, x, y), (t_model, t_loss, t_opt, xt, yt) = models(batch)
+    check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt)
+
+    def deepfound_step():
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+
+    def pytorch_step():
+        t_opt.zero_grad()
+        t_loss(t_model(xt), yt).backward()
+        t_opt.step()
+
+    return deepfound_step, pytorch_step
+
+
+def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
+    """Both networks give the same loss and the same gradients before any timing."""
+    import numpy as np
+
+    ours = loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    t_model.zero_grad()
+    theirs = t_loss(t_model(xt), yt)
+    theirs.backward()
+    assert abs(ours - theirs.item()) < 1e-4 * max(1.0, abs(ours)), (ours, theirs.item())
+    for conv, t_conv in zip(model.layers[:-2:2], t_model[:-3:2], strict=True):
+        grad = t_conv.weight.grad.numpy()
+        assert np.allclose(conv.weight.grad, grad, rtol=1e-3, atol=1e-5 * abs(grad).max())
+
+
+def measure() -> None:
+    import numpy as np
+    import torch
+
+    from deepfound.bench import format_seconds, time_call
+
+    torch.set_num_threads(1)
+    ours, theirs = steps(BATCH)
+    runs = {"deepfound": [], "PyTorch": []}
+    for _ in range(ROUNDS):
+        for name, fn in (("deepfound", ours), ("PyTorch", theirs)):
+            runs[name].append(time_call(fn, repeats=3, min_time=0.2).median)
+    pairs = zip(runs["deepfound"], runs["PyTorch"], strict=True)
+    ratio = statistics.median(ours / theirs for ours, theirs in pairs)
+    label = f"CNN {'-'.join(map(str, WIDTHS))} training step, batch {BATCH}"
+    print(
+        f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
+        f"(torch.get_num_threads() = {torch.get_num_threads()})"
+    )
+    print(f"{'case':40} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
+    cells = " ".join(f"{format_seconds(statistics.median(runs[n])):>12}" for n in runs)
+    print(f"{label:40} {cells} {ratio:7.2f}")
+
+
+def profile(n_steps: int = 300) -> None:
+    """Where deepfound's step spends its time: cProfile's functions by their own time."""
+    import cProfile
+    import pstats
+
+    ours, _ = steps(BATCH)
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [ours() for _ in range(n_steps)])
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
+    measure()
+    if "--profile" in sys.argv[1:]:
+        profile()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""deepfound.conv (and deepfound.pool, deepfound.im2col) against torch.nn.functional in float64.
+
+``FUNCTIONS`` pairs each of our functions and its gradient with the PyTorch function
+it must equal; the value, gradient and finite-difference tests iterate over it on
+shapes, strides and paddings drawn by hypothesis (kernel 1, output 1×1, batch 1 and
+non-square images included). ``MODULES`` does the same for the layers, with
+weights copied into the torch layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deepfound.conv import (
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool2d,
+    avg_pool2d,
+    avg_pool2d_grad,
+    conv2d,
+    conv2d_grad,
+    conv2d_loops,
+    max_pool2d,
+    max_pool2d_grad,
+    output_size,
+)
+from deepfound.im2col import col2im, im2col
+from deepfound.learner import fit
+from deepfound.loader import DataLoader, Dataset
+from deepfound.losses import CrossEntropy
+from deepfound.nn import Linear, ReLU, Sequential
+from deepfound.optim import SGD
+from deepfound.testing import check_grad, test_near
+
+
+@st.composite
+def conv_cases(draw) -> dict:
+    """Shapes, stride and padding of a convolution that fits; images down to the kernel's size."""
+    k = draw(st.integers(1, 4))
+    padding = draw(st.integers(0, 2))
+    smallest = max(1, k - 2 * padding)  # the padded image must hold one kernel: a 1×1 output
+    return dict(
+        n=draw(st.integers(1, 3)),
+        c_in=draw(st.integers(1, 3)),
+        c_out=draw(st.integers(1, 3)),
+        h=draw(st.integers(smallest, smallest + 6)),
+        w=draw(st.integers(smallest, smallest + 6)),
+        k=k,
+        stride=draw(st.integers(1, 3)),
+        padding=padding,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+@st.composite
+def pool_cases(draw) -> dict:
+    k = draw(st.integers(1, 3))
+    return dict(
+        n=draw(st.integers(1, 3)),
+        c=draw(st.integers(1, 3)),
+        h=draw(st.integers(k, k + 6)),
+        w=draw(st.integers(k, k + 6)),
+        k=k,
+        stride=draw(st.one_of(st.none(), st.integers(1, 3))),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+def _conv(case: dict):
+    """Our conv2d and grad, torch's conv2d, and the arguments they share, from a drawn case."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
+    weight = rng.standard_normal((case["c_out"], case["c_in"], case["k"], case["k"]))
+    bias = rng.standard_normal(case["c_out"]) if case["bias"] else None
+    options = dict(stride=case["stride"], padding=case["padding"])
+
+    def ours(x, weight, bias):
+        return conv2d(x, weight, bias, **options)
+
+    def ours_grad(x, weight, bias, grad_out):
+        grad_x, grad_w, grad_b = conv2d_grad(x, weight, grad_out, **options)
+        return [grad_x, grad_w] + ([grad_b] if bias is not None else [])
+
+    def theirs(x, weight, bias):
+        return F.conv2d(x, weight, bias, **options)
+
+    return ours, ours_grad, theirs, [x, weight, bias]
+
+
+def _pool(our_fn, our_grad, torch_fn):
+    def make(case: dict):
+        rng = np.random.default_rng(case["seed"])
+        x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
+        k, stride = case["k"], case["stride"]
+        return (
+            lambda x: our_fn(x, k, stride),
+            lambda x, grad_out: [our_grad(x, grad_out, k, stride)],
+            lambda x: torch_fn(x, k, stride),
+            [x],
+        )
+
+    return make
+
+
+FUNCTIONS = [
+    pytest.param(_conv, conv_cases(), id="conv2d"),
+    pytest.param(_pool(max_pool2d, max_pool2d_grad, F.max_pool2d), pool_cases(), id="max_pool2d"),
+    pytest.param(_pool(avg_pool2d, avg_pool2d_grad, F.avg_pool2d), pool_cases(), id="avg_pool2d"),
+]
+
+
+def _tensors(args: list) -> list:
+    return [None if a is None else torch.tensor(a, requires_grad=True) for a in args]
+
+
+@pytest.mark.parametrize(("make", "cases"), FUNCTIONS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_values_and_gradients_match_torch(make: Callable, cases, data) -> None:
+    ours, ours_grad, theirs, args = make(data.draw(cases))
+    tensors = _tensors(args)
+    out_t = theirs(*tensors)
+    out = ours(*args)
+    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grad_out = np.random.default_rng(0).standard_normal(out.shape)
+    out_t.backward(torch.from_numpy(grad_out))
+    expected = [t.grad.numpy() for t in tensors if t is not None]
+    grads = ours_grad(*args, grad_out)
+    assert len(grads) == len(expected)
+    for grad, grad_t in zip(grads, expected, strict=True):
+        test_near(grad, grad_t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("make", "cases"), FUNCTIONS)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_gradients_match_finite_differences(make: Callable, cases, data) -> None:
+    ours, ours_grad, _, args = make(data.draw(cases))
+    grad_out = np.random.default_rng(1).standard_normal(ours(*args).shape)
+    grads = ours_grad(*args, grad_out)
+    present = [i for i, a in enumerate(args) if a is not None]
+    for i, grad in zip(present, grads, strict=True):
+
+        def loss(a: np.ndarray, i: int = i) -> float:
+            return float((ours(*args[:i], a, *args[i + 1 :]) * grad_out).sum())
+
+        check_grad(loss, args[i], grad, rtol=1e-6, atol=1e-8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=pool_cases())
+def test_max_pool_gives_a_tied_maximum_gradient_to_the_first_like_torch(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.integers(0, 2, (case["n"], case["c"], case["h"], case["w"])).astype(np.float64)
+    k, stride = case["k"], case["stride"]
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = F.max_pool2d(x_t, k, stride)
+    grad_out = rng.standard_normal(out_t.shape)
+    out_t.backward(torch.from_numpy(grad_out))
+    test_near(max_pool2d_grad(x, grad_out, k, stride), x_t.grad.numpy(), rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases())
+def test_loops_and_im2col_agree(case: dict) -> None:
+    _, _, _, (x, weight, bias) = _conv(case)
+    options = dict(stride=case["stride"], padding=case["padding"])
+    test_near(conv2d(x, weight, bias, **options), conv2d_loops(x, weight, bias, **options))
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases())
+def test_col2im_is_the_adjoint_of_im2col(case: dict) -> None:
+    """<im2col(x), c> = <x, col2im(c)> for every x and c: the scatter is the transposed gather."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
+    k, options = case["k"], dict(stride=case["stride"], padding=case["padding"])
+    cols = im2col(x, (k, k), **options)
+    c = rng.standard_normal(cols.shape)
+    per_offset = c.reshape(len(c), k * k, -1).transpose(1, 0, 2)
+    back = col2im(np.ascontiguousarray(per_offset), x.shape, (k, k), **options)
+    test_near(float((cols * c).sum()), float((x * back).sum()), rtol=1e-10)
+    size = (output_size(case["h"], k, **options), output_size(case["w"], k, **options))
+    assert cols.shape == (case["n"] * size[0] * size[1], k * k * case["c_in"])
+
+
+def _copy_conv(ours: Conv2d) -> torch.nn.Conv2d:
+    c_out, c_in, k, _ = ours.weight.data.shape
+    theirs = torch.nn.Conv2d(
+        c_in,
+        c_out,
+        k,
+        stride=ours.stride,
+        padding=ours.padding,
+        bias=ours.bias is not None,
+        dtype=torch.float64,
+    )
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+        if ours.bias is not None:
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    return theirs
+
+
+def _conv_module(seed: int):
+    ours = Conv2d(3, 4, 3, stride=2, padding=1, rng=seed, dtype=np.float64)
+    # A nonzero bias, so that a wrong bias gradient or a forgotten bias shows.
+    ours.bias.data = np.random.default_rng(seed).standard_normal(4)
+    return ours, _copy_conv(ours)
+
+
+def _cnn(seed: int):
+    convs = [
+        Conv2d(3, 4, 3, padding=1, rng=seed, dtype=np.float64),
+        Conv2d(4, 5, 2, stride=2, bias=False, rng=seed + 1, dtype=np.float64),
+    ]
+    ours = Sequential(convs[0], ReLU(), MaxPool2d(2, 1), convs[1], ReLU(), GlobalAvgPool())
+    theirs = torch.nn.Sequential(
+        _copy_conv(convs[0]),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2, 1),
+        _copy_conv(convs[1]),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+    )
+    return ours, theirs
+
+
+MODULES = [
+    pytest.param(_conv_module, id="Conv2d"),
+    pytest.param(lambda seed: (MaxPool2d(2), torch.nn.MaxPool2d(2)), id="MaxPool2d"),
+    pytest.param(lambda seed: (MaxPool2d(3, 2), torch.nn.MaxPool2d(3, 2)), id="MaxPool2d(3, 2)"),
+    pytest.param(lambda seed: (AvgPool2d(2), torch.nn.AvgPool2d(2)), id="AvgPool2d"),
+    pytest.param(
+        lambda seed: (
+            GlobalAvgPool(),
+            torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
+        ),
+        id="GlobalAvgPool",
+    ),
+    pytest.param(lambda seed: (Flatten(), torch.nn.Flatten()), id="Flatten"),
+    pytest.param(_cnn, id="Sequential CNN"),
+]
+
+images = given(
+    n=st.integers(1, 3), h=st.integers(6, 9), w=st.integers(6, 9), seed=st.integers(0, 99)
+)
+
+
+@pytest.mark.parametrize("make", MODULES)
+@settings(max_examples=10, deadline=None)
+@images
+def test_modules_match_torch(make: Callable, n: int, h: int, w: int, seed: int) -> None:
+    ours, theirs = make(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3, h, w))
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = theirs(x_t)
+    out = ours(x)
+    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grad_out = rng.standard_normal(out.shape)
+    out_t.backward(torch.from_numpy(grad_out))
+    test_near(ours.backward(grad_out), x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    grads = [p.grad for p in ours.parameters()]
+    assert len(grads) == len(list(theirs.parameters()))
+    for grad, p_t in zip(grads, theirs.parameters(), strict=True):
+        test_near(grad, p_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", MODULES)
+@settings(max_examples=5, deadline=None)
+@images
+def test_backward_twice_gives_the_same_gradients(make, n: int, h: int, w: int, seed: int) -> None:
+    ours, _ = make(seed)
+    rng = np.random.default_rng(seed)
+    out = ours(rng.standard_normal((n, 3, h, w)))
+    grad_out = rng.standard_normal(out.shape)
+    first = [ours.backward(grad_out).copy()] + [p.grad.copy() for p in ours.parameters()]
+    second = [ours.backward(grad_out)] + [p.grad for p in ours.parameters()]
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv2d_layer_defaults_and_kaiming_init() -> None:
+    conv = Conv2d(16, 32, 3, rng=0)
+    w = conv.weight.data
+    assert w.shape == (32, 16, 3, 3) and w.dtype == np.float32
+    np.testing.assert_array_equal(conv.bias.data, np.zeros(32, np.float32))
+    test_near(float(w.std()), np.sqrt(2 / (16 * 3 * 3)), rtol=0.05)
+    np.testing.assert_array_equal(w, Conv2d(16, 32, 3, rng=0).weight.data)
+    no_bias = Conv2d(16, 32, 3, bias=False, rng=0)
+    assert no_bias.bias is None and [p.data.shape for p in no_bias.parameters()] == [w.shape]
+    assert repr(Conv2d(1, 8, 3, stride=2, padding=1, bias=False, input_grad=False)) == (
+        "Conv2d(1, 8, 3, stride=2, padding=1, bias=False, input_grad=False)"
+    )
+    assert [repr(m) for m in (MaxPool2d(2), AvgPool2d(3, 1), GlobalAvgPool(), Flatten())] == [
+        "MaxPool2d(2)",
+        "AvgPool2d(3, stride=1)",
+        "GlobalAvgPool()",
+        "Flatten()",
+    ]
+
+
+def test_conv2d_without_input_grad_skips_only_that() -> None:
+    full, skipping = (
+        Conv2d(2, 3, 3, padding=1, rng=0),
+        Conv2d(2, 3, 3, padding=1, rng=0, input_grad=False),
+    )
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    grad_out = np.ones((2, 3, 5, 5), np.float32)
+    full(x), skipping(x)
+    assert full.backward(grad_out).shape == x.shape
+    assert skipping.backward(grad_out) is None
+    for p, q in zip(full.parameters(), skipping.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def test_float32_stays_float32() -> None:
+    model = Sequential(
+        Conv2d(1, 4, 3, stride=2, padding=1, rng=0),
+        ReLU(),
+        MaxPool2d(2),
+        AvgPool2d(1),
+        GlobalAvgPool(),
+        Flatten(),
+    )
+    out = model(np.ones((2, 1, 12, 12), np.float32))
+    assert out.dtype == np.float32
+    assert model.backward(np.ones_like(out)).dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())
+
+
+def test_reused_scratch_memory_never_changes_an_earlier_result() -> None:
+    conv = Conv2d(2, 3, 3, stride=2, padding=1, rng=0)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, 2, 7, 7)).astype(np.float32) for n in (4, 2))
+    out_a = conv(a)
+    kept = out_a.copy()
+    grad_a = conv.backward(np.ones_like(out_a)).copy()
+    conv(b), conv(a + 1)  # another batch size, then the same size with other values
+    np.testing.assert_array_equal(out_a, kept)
+    w, bias = conv.weight.data, conv.bias.data
+    test_near(conv(a), conv2d(a, w, bias, stride=2, padding=1), rtol=1e-6, atol=1e-6)
+    test_near(conv.backward(np.ones_like(out_a)), grad_a)
+
+
+def test_a_cnn_trains_with_fit_and_sgd() -> None:
+    """Bright left half or bright right half: a CNN learns it with the package's loop as it is."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 256)
+    x = rng.random((256, 1, 8, 8), dtype=np.float32) * 0.5
+    x[y == 0, :, :, :4] += 0.5
+    x[y == 1, :, :, 4:] += 0.5
+    model = Sequential(
+        Conv2d(1, 4, 3, padding=1, rng=0, input_grad=False),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(4, 4, 3, stride=2, padding=1, rng=1),
+        ReLU(),
+        Flatten(),
+        Linear(16, 2, rng=2),
+    )
+    data = DataLoader(Dataset(x, y), 32, shuffle=True, rng=0)
+    history = fit(
+        model, CrossEntropy(), SGD(model.parameters(), lr=0.1), data, data, 5, progress=False
+    )
+    assert history.train_loss[-1] < history.train_loss[0] / 2
+    assert history.valid_accuracy[-1] > 0.95
+
+
+def _conv_call(**kwargs):
+    args = dict(x=np.ones((2, 3, 5, 5)), weight=np.ones((4, 3, 3, 3)))
+    args.update(kwargs)
+    x, weight = args.pop("x"), args.pop("weight")
+    return lambda: conv2d(x, weight, **args)
+
+
+BAD_CALLS = [
+    (_conv_call(x=np.ones((3, 5, 5))), r"\(n, c, h, w\) expected, got \(3, 5, 5\)"),
+    (_conv_call(weight=np.ones((4, 3, 3))), r"\(c_out, c_in, kh, kw\) expected, got \(4, 3, 3\)"),
+    (_conv_call(weight=np.ones((4, 2, 3, 3))), r"3 channels .* expects 2.*\(2, 3, 5, 5\).*\(4, 2"),
+    (_conv_call(weight=np.ones((4, 3, 7, 7))), r"kernel \(7, 7\) larger .* \(5, 5\).*\(2, 3, 5"),
+    (_conv_call(weight=np.ones((4, 3, 8, 3)), padding=1), r"kernel \(8, 3\) .* image \(7, 7\)"),
+    (_conv_call(stride=0), "stride must be an integer of at least 1, got 0"),
+    (_conv_call(stride=1.5), "stride must be an integer of at least 1, got 1.5"),
+    (_conv_call(stride=True), "stride must be an integer of at least 1, got True"),
+    (_conv_call(padding=-1), "padding must be an integer of at least 0, got -1"),
+    (_conv_call(bias=np.ones(3)), r"bias of shape \(4,\) expected .* got \(3,\)"),
+    (lambda: conv2d_grad(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones((2, 4, 5, 5))),
+     r"grad_out of shape \(2, 4, 3, 3\) .* got \(2, 4, 5, 5\)"),
+    (lambda: conv2d_loops(np.ones((5, 5)), np.ones((1, 1, 3, 3))), r"got \(5, 5\)"),
+    (lambda: Conv2d(3, 4, 3)(np.ones((2, 4, 5, 5), np.float32)), r"Conv2d: input has 4 channels"),
+    (lambda: Conv2d(3, 4, 3)(np.ones((3, 5, 5), np.float32)), r"Conv2d: .* got \(3, 5, 5\)"),
+    (lambda: Conv2d(3, 4, 0), "Conv2d: kernel_size must be an integer of at least 1, got 0"),
+    (lambda: Conv2d(3, 4, 3, padding=-2), "Conv2d: padding must be .* at least 0, got -2"),
+    (lambda: max_pool2d(np.ones((2, 5, 5)), 2), r"max_pool2d: .* got \(2, 5, 5\)"),
+    (lambda: max_pool2d(np.ones((1, 1, 5, 3)), 4), r"kernel \(4, 4\) larger .* \(5, 3\)"),
+    (lambda: avg_pool2d(np.ones((1, 1, 5, 5)), 2, 0), "avg_pool2d: stride .* got 0"),
+    (lambda: avg_pool2d(np.ones((1, 1, 5, 5)), 0), "avg_pool2d: kernel_size .* got 0"),
+    (lambda: max_pool2d_grad(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), 2),
+     r"grad_out of shape \(1, 1, 2, 2\) .* got \(1, 1, 3, 3\)"),
+    (lambda: avg_pool2d_grad(np.ones((1, 1, 4, 4)), np.ones((1, 2, 2)), 2),
+     r"grad_out of shape \(1, 1, 2, 2\) .* got \(1, 2, 2\)"),
+    (lambda: GlobalAvgPool()(np.ones((2, 3))), r"GlobalAvgPool: .* got \(2, 3\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "message"), BAD_CALLS)
+def test_shapes_that_cannot_work_raise_value_error_naming_them(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_module_backward_checks_grad_out() -> None:
+    rng = np.random.default_rng(0)
+    for module, x, bad in [
+        (Conv2d(1, 2, 3, rng=0), np.ones((2, 1, 5, 5), np.float32), np.ones((2, 2, 5, 5))),
+        (GlobalAvgPool(), np.ones((2, 3, 4, 4)), np.ones((2, 4))),
+        (Flatten(), np.ones((2, 3, 4, 4)), np.ones((2, 47))),
+        (MaxPool2d(2), rng.standard_normal((1, 1, 4, 4)), np.ones((1, 1, 4, 4))),
+    ]:
+        module(x)
+        with pytest.raises(ValueError, match=r"grad_out of shape .* got"):
+            module.backward(bad)
