@@ -1,21 +1,19 @@
 """One training step of chapter 09's batch-normalized CNN in deepfound against PyTorch's.
 
-Run with plain ``python tests/bench_norm.py`` (``--profile`` adds where deepfound's
-step spends its time). The network is the one of chapter 09: six convolutions
-(5×5 then 3×3) of 8, 16, 16, 32, 32 and 64 channels, strides 2, 1, 2, 1, 2, 1,
-each followed by ``BatchNorm2d`` and a ReLU, then global average pooling and a
-linear layer; batch 64, float32, SGD with momentum 0.9. The same network without
-batch normalization (convolutions with biases) is timed beside it, which shows
-what the normalization costs on each side. Both sides start from the same weights
-and data, run on one thread (BLAS and PyTorch thread counts are set before numpy
-and torch are imported), and are timed in interleaved rounds; a ratio deepfound /
-PyTorch is the median of the rounds' ratios.
+Run with plain ``python tests/bench_norm.py``. The network is the one of
+chapter 09: six convolutions (5×5 then 3×3) of 8, 16, 16, 32, 32 and 64 channels,
+strides 2, 1, 2, 1, 2, 1, each followed by ``BatchNorm2d`` and a ReLU, then global
+average pooling and a linear layer; batch 64, float32, SGD with momentum 0.9. The
+same network without batch normalization (convolutions with biases) is timed
+beside it, which shows what the normalization costs on each side. Both sides
+start from the same weights and data, run on one thread (BLAS and PyTorch thread
+counts are set before numpy and torch are imported), and are timed in interleaved
+rounds; a ratio deepfound / PyTorch is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
@@ -135,23 +133,6 @@ def measure() -> None:
         print(f"{label:50} {times} {ratio:7.2f}")
 
 
-def profile(n_steps: int = 200) -> None:
-    """Where deepfound's step spends its time: cProfile's functions by their own time."""
-    import cProfile
-    import pstats
-
-    ours, _ = steps(True)
-    profiler = cProfile.Profile()
-    profiler.runcall(lambda: [ours() for _ in range(n_steps)])
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
-
-
-def main() -> None:
+if __name__ == "__main__":
     print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
     measure()
-    if "--profile" in sys.argv[1:]:
-        profile()
-
-
-if __name__ == "__main__":
-    main()
