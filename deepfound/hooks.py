@@ -57,6 +57,8 @@ def _attached(module: Module, kind: str) -> list[Hook]:
 class Hook:
     """Run ``fn`` after every forward (or backward) pass of ``module`` until removed.
 
+    A hook is removed by :meth:`remove`, or at the end of a ``with`` block.
+
     Parameters
     ----------
     module : deepfound.nn.Module
@@ -67,8 +69,6 @@ class Hook:
         after a backward pass.
     backward : bool
         Run after the backward pass instead of the forward pass.
-
-    A hook is removed by :meth:`remove`, or at the end of a ``with`` block.
 
     Examples
     --------
@@ -182,10 +182,12 @@ class ActivationStats(Callback):
 
     Parameters
     ----------
-    modules : iterable of deepfound.nn.Module
-        The modules to observe, in the order the results are reported.
-    bins, value_range : int and (float, float)
-        The histogram of each step (see :func:`histogram`).
+    modules : list of deepfound.nn.Module
+        The modules to observe (any iterable), in the order the results are reported.
+    bins : int
+        Bins of the histogram of each step (see :func:`histogram`).
+    value_range : tuple of float
+        The (low, high) range the bins cover.
     steps : int, optional
         Record the first ``steps`` training steps only; every step if omitted.
     gradients : bool

@@ -148,7 +148,7 @@ def fit(
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
-    callbacks : sequence of Callback
+    callbacks : list of deepfound.learner.Callback
         Run, in order, before training, after every step, after every epoch and at
         the end (see :class:`Callback`).
 
