@@ -50,6 +50,8 @@ def _attached(module: Module, kind: str) -> list[Hook]:
                     hook.fn(module, grad_input, grad_output)
                 return grad_input
 
+        # What the wrapper hides: an instance's own method, or None for the class's.
+        wrapper.replaced = vars(module).get(kind)
         setattr(module, kind, wrapper)
     return hooks[kind]
 
@@ -102,7 +104,11 @@ class Hook:
         run.remove(self)
         if not run:
             del hooks[self.kind]
-            delattr(self.module, self.kind)
+            replaced = getattr(self.module, self.kind).replaced
+            if replaced is None:
+                delattr(self.module, self.kind)
+            else:
+                setattr(self.module, self.kind, replaced)
         if not hooks:
             del self.module._hooks
 

@@ -233,3 +233,11 @@ def test_evaluate_runs_in_evaluation_mode_and_restores_the_mode(training: bool) 
     with pytest.raises(ValueError, match="lin"):
         evaluate(model, CrossEntropy(), bad)
     assert all(m.training == training for m in model.modules())
+
+
+def test_removal_restores_a_method_the_instance_had_of_its_own() -> None:
+    relu, seen = ReLU(), []
+    own = relu.forward = lambda x: np.maximum(x, 1)  # the instance's own forward
+    with Hook(relu, lambda m, inputs, out: seen.append(out)):
+        np.testing.assert_array_equal(relu(np.zeros(2)), np.ones(2))
+    assert relu.forward is own and len(seen) == 1
