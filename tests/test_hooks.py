@@ -117,8 +117,9 @@ def test_histogram_is_numpy_s_with_outliers_in_the_end_bins(values, bins, low, w
     np.testing.assert_array_equal(histogram(x, bins, value_range), expected)
 
 
-def test_histogram_puts_nan_in_the_first_bin_and_checks_its_arguments() -> None:
-    np.testing.assert_array_equal(histogram(np.array([np.nan, 5.0]), 2, (0, 1)), [1, 1])
+def test_histogram_puts_nan_in_the_last_bin_and_checks_its_arguments() -> None:
+    np.testing.assert_array_equal(histogram(np.array([np.nan, -5.0]), 2, (0, 1)), [1, 1])
+    np.testing.assert_array_equal(histogram(np.array([np.nan, 0.5, 0.4]), 2, (0, 1)), [1, 2])
     with pytest.raises(ValueError, match=r"histogram: .* got 0 and \(0, 1\)"):
         histogram(np.ones(2), 0, (0, 1))
     with pytest.raises(ValueError, match=r"histogram: .* got 3 and \(1, 1\)"):
