@@ -154,7 +154,7 @@ def histogram(x: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.
     Values below or above the range are counted in the first or the last bin (a
     NaN in the last), so the counts always add up to ``x.size``: a layer whose
     outputs explode shows as a full last bin rather than as missing counts. Each
-    bin holds its lower edge, as in :func:`numpy.histogram`.
+    bin holds its lower edge, as in ``numpy.histogram``.
 
     Examples
     --------
