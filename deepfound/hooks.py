@@ -50,12 +50,16 @@ def _attached(module: Module, kind: str) -> list[Hook]:
                     hook.fn(module, grad_input, grad_output)
                 return grad_input
 
+        # What the wrapper hides: an instance's own method, or None for the class's.
+        wrapper.replaced = vars(module).get(kind)
         setattr(module, kind, wrapper)
     return hooks[kind]
 
 
 class Hook:
     """Run ``fn`` after every forward (or backward) pass of ``module`` until removed.
+
+    A hook is removed by :meth:`remove`, or at the end of a ``with`` block.
 
     Parameters
     ----------
@@ -67,8 +71,6 @@ class Hook:
         after a backward pass.
     backward : bool
         Run after the backward pass instead of the forward pass.
-
-    A hook is removed by :meth:`remove`, or at the end of a ``with`` block.
 
     Examples
     --------
@@ -102,7 +104,11 @@ class Hook:
         run.remove(self)
         if not run:
             del hooks[self.kind]
-            delattr(self.module, self.kind)
+            replaced = getattr(self.module, self.kind).replaced
+            if replaced is None:
+                delattr(self.module, self.kind)
+            else:
+                setattr(self.module, self.kind, replaced)
         if not hooks:
             del self.module._hooks
 
@@ -146,27 +152,30 @@ def histogram(x: np.ndarray, bins: int, value_range: tuple[float, float]) -> np.
     """Counts of the values of ``x`` in ``bins`` equal bins over ``value_range``.
 
     Values below or above the range are counted in the first or the last bin (a
-    NaN in the first), so the counts always add up to ``x.size``: a layer whose
-    outputs explode shows as a full last bin rather than as missing counts.
+    NaN in the last), so the counts always add up to ``x.size``: a layer whose
+    outputs explode shows as a full last bin rather than as missing counts. Each
+    bin holds its lower edge, as in ``numpy.histogram``.
 
     Examples
     --------
-    >>> histogram(np.array([-5.0, 0.1, 0.6, 0.7, 9.0]), 2, (0.0, 1.0))
+    >>> histogram(np.array([-5.0, 0.1, 0.5, 0.7, 9.0]), 2, (0.0, 1.0))
     array([2, 3])
+    >>> histogram([0, 1, 2, 3], 4, (0.0, 2.0))
+    array([1, 0, 1, 2])
     """
     low, high = value_range
     if not (bins >= 1 and high > low):
         raise ValueError(
             f"histogram: bins >= 1 and an increasing range needed, got {bins} and {value_range}"
         )
-    scale = bins / (high - low)
-    # ravel("K") walks the memory in its own order: no copy for a channels-last image.
-    index = np.multiply(x, scale, dtype=np.float32).ravel("K")
-    index -= low * scale
-    # fmax and fmin, unlike clip, also send a NaN to the first bin instead of to garbage.
-    np.fmax(index, 0, out=index)
-    np.fmin(index, bins - 1, out=index)
-    return np.bincount(index.astype(np.intp), minlength=bins)
+    # Sorting once and locating the bin edges is faster than binning value by value.
+    values = np.sort(x, axis=None)
+    # Edges of the values' own float type: no converted copy of the values to compare.
+    edges = np.linspace(low, high, bins + 1)[1:-1]
+    if values.dtype.kind == "f":
+        edges = edges.astype(values.dtype)
+    below = np.searchsorted(values, edges)  # how many values lie below each inner edge
+    return np.diff(below, prepend=0, append=values.size)
 
 
 class ActivationStats(Callback):
@@ -182,10 +191,12 @@ class ActivationStats(Callback):
 
     Parameters
     ----------
-    modules : iterable of deepfound.nn.Module
-        The modules to observe, in the order the results are reported.
-    bins, value_range : int and (float, float)
-        The histogram of each step (see :func:`histogram`).
+    modules : list of deepfound.nn.Module
+        The modules to observe (any iterable), in the order the results are reported.
+    bins : int
+        Bins of the histogram of each step (see :func:`histogram`).
+    value_range : tuple of float
+        The (low, high) range the bins cover.
     steps : int, optional
         Record the first ``steps`` training steps only; every step if omitted.
     gradients : bool

@@ -112,20 +112,12 @@ class Module:
         >>> list(Sequential(Linear(2, 2, rng=0), Sequential(ReLU())).modules())
         [Sequential(Linear(2, 2), Sequential(ReLU())), Linear(2, 2), Sequential(ReLU()), ReLU()]
         """
-        seen = set()
-        stack = [self]
-        while stack:
-            module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            yield module
-            held = []
-            for value in vars(module).values():
-                for item in value if isinstance(value, (list, tuple)) else (value,):
-                    if isinstance(item, Module):
-                        held.append(item)
-            stack.extend(reversed(held))
+        seen = {id(self)}
+        yield self
+        for _, item in _tree(self, ""):
+            if isinstance(item, Module) and id(item) not in seen:
+                seen.add(id(item))
+                yield item
 
     def train(self, mode: bool = True) -> Module:
         """Put this module and every module it holds in training mode (or evaluation mode).

@@ -73,13 +73,13 @@ class _BatchNorm(Module):
         self.eps, self.momentum = eps, momentum
         self._saved = None
 
-    def _rows(self, x: np.ndarray, label: str = "input") -> np.ndarray:
+    def _rows(self, x: np.ndarray) -> np.ndarray:
         """``x`` as a matrix (m, c), one column per channel, after checking its shape."""
         c = len(self.running_mean)
         ndim = self._shape.count(",") + 1
         if np.ndim(x) != ndim or x.shape[1] != c:
             raise ValueError(
-                f"{type(self).__name__}: {label} of shape {self._shape.format(c=c)} expected, "
+                f"{type(self).__name__}: input of shape {self._shape.format(c=c)} expected, "
                 f"got {np.shape(x)}"
             )
         return x if ndim == 2 else x.transpose(0, 2, 3, 1).reshape(-1, c)
@@ -134,7 +134,7 @@ class _BatchNorm(Module):
             )
         k, centred, mean, inv_std = self._saved
         batch_statistics = centred is not None
-        g = np.ascontiguousarray(self._rows(grad_out, "grad_out")).reshape(-1, k * len(mean))
+        g = np.ascontiguousarray(self._rows(grad_out)).reshape(-1, k * len(mean))
         m = len(g) * k
         if not batch_statistics:  # evaluation mode: an affine map
             centred = _wide(self._rows(x))[0] - np.tile(mean, k)
@@ -143,7 +143,9 @@ class _BatchNorm(Module):
         self.weight.grad = sum_g_centred * inv_std
         slope = self.weight.data * inv_std
         grad_x = g * np.tile(slope, k)
-        if batch_statistics:  # training mode: through the mean and the variance too
+        if batch_statistics:
+            # Through the mean and the variance too, the compact form
+            # slope * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centred * inv_std:
             grad_x -= centred * np.tile(slope * inv_std**2 * sum_g_centred / m, k)
             grad_x -= np.tile(slope * sum_g / m, k)
         return self._image(grad_x, x.shape)

@@ -117,8 +117,9 @@ def test_histogram_is_numpy_s_with_outliers_in_the_end_bins(values, bins, low, w
     np.testing.assert_array_equal(histogram(x, bins, value_range), expected)
 
 
-def test_histogram_puts_nan_in_the_first_bin_and_checks_its_arguments() -> None:
-    np.testing.assert_array_equal(histogram(np.array([np.nan, 5.0]), 2, (0, 1)), [1, 1])
+def test_histogram_puts_nan_in_the_last_bin_and_checks_its_arguments() -> None:
+    np.testing.assert_array_equal(histogram(np.array([np.nan, -5.0]), 2, (0, 1)), [1, 1])
+    np.testing.assert_array_equal(histogram(np.array([np.nan, 0.5, 0.4]), 2, (0, 1)), [1, 2])
     with pytest.raises(ValueError, match=r"histogram: .* got 0 and \(0, 1\)"):
         histogram(np.ones(2), 0, (0, 1))
     with pytest.raises(ValueError, match=r"histogram: .* got 3 and \(1, 1\)"):
@@ -233,3 +234,11 @@ def test_evaluate_runs_in_evaluation_mode_and_restores_the_mode(training: bool) 
     with pytest.raises(ValueError, match="lin"):
         evaluate(model, CrossEntropy(), bad)
     assert all(m.training == training for m in model.modules())
+
+
+def test_removal_restores_a_method_the_instance_had_of_its_own() -> None:
+    relu, seen = ReLU(), []
+    own = relu.forward = lambda x: np.maximum(x, 1)  # the instance's own forward
+    with Hook(relu, lambda m, inputs, out: seen.append(out)):
+        np.testing.assert_array_equal(relu(np.zeros(2)), np.ones(2))
+    assert relu.forward is own and len(seen) == 1
