@@ -148,6 +148,7 @@ def resnet(
     n_classes: int = 10,
     *,
     c_in: int = 1,
+    stem_stride: int = 1,
     residual: bool = True,
     rng=None,
     dtype=np.float32,
@@ -171,6 +172,8 @@ def resnet(
         Outputs of the linear head.
     c_in : int
         Channels of the input images.
+    stem_stride : int
+        Stride of the stem: 2 halves the image before the first stage.
     residual : bool
         Residual blocks (the default), or the plain network of the same depth.
     rng : int or numpy.random.Generator, optional
@@ -193,7 +196,7 @@ def resnet(
         raise ValueError(f"resnet: at least one width needed, got {widths!r}")
     rng = np.random.default_rng(rng)
     # The stem's input is the data: it needs no gradient with respect to it.
-    layers = conv_bn(c_in, widths[0], rng=rng, dtype=dtype)
+    layers = conv_bn(c_in, widths[0], stride=stem_stride, rng=rng, dtype=dtype)
     layers[0].input_grad = False
     width = widths[0]
     for i, c_out in enumerate(widths):

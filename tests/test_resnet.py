@@ -1,7 +1,7 @@
 """deepfound.resnet against the same block and network written in PyTorch, in float64.
 
 ``TorchResBlock`` and ``torch_resnet`` are the PyTorch equivalents, with the same
-attribute names; :func:`_copy` copies every weight and running statistic of ours
+attribute names; :func:`copy_weights` copies every weight and running statistic of ours
 into theirs by those names. The block is compared in training and evaluation mode,
 for both shortcut kinds, on shapes drawn by hypothesis: outputs, the input's
 gradient, every parameter's gradient and the running statistics.
@@ -25,18 +25,18 @@ from deepfound.testing import check_grad, test_near
 class TorchResBlock(torch.nn.Module):
     """The basic block of ResNet in PyTorch, attribute for attribute as ``ResBlock``."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, dtype=torch.float64) -> None:
         super().__init__()
         nn = torch.nn
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, dtype=torch.float64)
-        self.bn1 = nn.BatchNorm2d(c_out, dtype=torch.float64)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False, dtype=torch.float64)
-        self.bn2 = nn.BatchNorm2d(c_out, dtype=torch.float64)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, dtype=dtype)
+        self.bn1 = nn.BatchNorm2d(c_out, dtype=dtype)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False, dtype=dtype)
+        self.bn2 = nn.BatchNorm2d(c_out, dtype=dtype)
         self.shortcut = None
         if c_in != c_out or stride != 1:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride, bias=False, dtype=torch.float64),
-                nn.BatchNorm2d(c_out, dtype=torch.float64),
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False, dtype=dtype),
+                nn.BatchNorm2d(c_out, dtype=dtype),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,25 +49,26 @@ class TorchGlobalAvgPool(torch.nn.Module):
         return x.mean((2, 3))
 
 
-def torch_resnet(widths, blocks: int, *, residual: bool = True) -> torch.nn.Sequential:
-    """``resnet(widths, blocks, residual=...)`` in PyTorch, layer for layer."""
+def torch_resnet(
+    widths, blocks: int, *, stem_stride: int = 1, residual: bool = True, dtype=torch.float64
+) -> torch.nn.Sequential:
+    """``resnet(widths, blocks, stem_stride=..., residual=...)`` in PyTorch, layer for layer."""
     nn = torch.nn
 
     def conv_bn_relu(c_in, c_out, stride=1):
-        conv = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, dtype=torch.float64)
-        return [conv, nn.BatchNorm2d(c_out, dtype=torch.float64), nn.ReLU()]
+        conv = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, dtype=dtype)
+        return [conv, nn.BatchNorm2d(c_out, dtype=dtype), nn.ReLU()]
 
-    layers, width = conv_bn_relu(1, widths[0]), widths[0]
+    layers, width = conv_bn_relu(1, widths[0], stem_stride), widths[0]
     for i, c_out in enumerate(widths):
         for b in range(blocks):
             stride = 2 if i > 0 and b == 0 else 1
             if residual:
-                layers.append(TorchResBlock(width, c_out, stride))
+                layers.append(TorchResBlock(width, c_out, stride, dtype))
             else:
                 layers += conv_bn_relu(width, c_out, stride) + conv_bn_relu(c_out, c_out)
             width = c_out
-    head = nn.Linear(width, 10, dtype=torch.float64)
-    return nn.Sequential(*layers, TorchGlobalAvgPool(), head)
+    return nn.Sequential(*layers, TorchGlobalAvgPool(), nn.Linear(width, 10, dtype=dtype))
 
 
 def _ours(module, name: str):
@@ -77,12 +78,13 @@ def _ours(module, name: str):
     return module
 
 
-def _copy(ours, theirs: torch.nn.Module, rng: np.random.Generator) -> None:
+def copy_weights(ours, theirs: torch.nn.Module, rng: np.random.Generator) -> None:
     """Random batch-norm weights and biases in ours (not ones and zeros), then all into theirs."""
     for module in ours.modules():
         if isinstance(module, BatchNorm2d):
-            module.weight.data = rng.uniform(0.5, 1.5, module.weight.data.shape)
-            module.bias.data = rng.normal(0, 0.5, module.bias.data.shape)
+            weight, bias = module.weight.data, module.bias.data
+            weight[...] = rng.uniform(0.5, 1.5, weight.shape)
+            bias[...] = rng.normal(0, 0.5, bias.shape)
     with torch.no_grad():
         for name, tensor in [*theirs.named_parameters(), *theirs.named_buffers()]:
             if name.endswith("num_batches_tracked"):
@@ -137,7 +139,7 @@ def test_block_matches_torch_in_training_then_evaluation_mode(projection, data, 
     ours = ResBlock(case["c_in"], case["c_out"], stride=case["stride"], rng=rng, dtype=np.float64)
     theirs = TorchResBlock(case["c_in"], case["c_out"], case["stride"])
     assert (ours.shortcut is None) == (not projection)
-    _copy(ours, theirs, rng)
+    copy_weights(ours, theirs, rng)
     n, s = case["n"], case["stride"]
     shape = (n, case["c_in"], case["h"], case["w"])
     out_shape = (n, case["c_out"], (case["h"] - 1) // s + 1, (case["w"] - 1) // s + 1)
@@ -226,12 +228,14 @@ def test_block_rejects_a_gradient_of_the_wrong_shape() -> None:
 
 
 @pytest.mark.parametrize("residual", [True, False], ids=["residual", "plain"])
+@pytest.mark.parametrize("stem_stride", [1, 2])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_network_matches_torch(residual: bool, mode: str) -> None:
+def test_network_matches_torch(residual: bool, stem_stride: int, mode: str) -> None:
     rng = np.random.default_rng(0)
-    ours = resnet((3, 4, 5), blocks=2, residual=residual, rng=rng, dtype=np.float64)
-    theirs = torch_resnet((3, 4, 5), blocks=2, residual=residual)
-    _copy(ours, theirs, rng)
+    kwargs = dict(blocks=2, stem_stride=stem_stride, residual=residual)
+    ours = resnet((3, 4, 5), **kwargs, rng=rng, dtype=np.float64)
+    theirs = torch_resnet((3, 4, 5), **kwargs)
+    copy_weights(ours, theirs, rng)
     ours.layers[0].input_grad = True  # to compare the input's gradient as well
     getattr(ours, mode)(), getattr(theirs, mode)()
     x = rng.normal(0.3, 1, (4, 1, 9, 9))
