@@ -51,10 +51,10 @@ class ResBlock(Module):
 
     Attributes
     ----------
-    conv1, bn1, conv2, bn2 : Conv2d and BatchNorm2d
+    conv1, bn1, conv2, bn2 : deepfound.conv.Conv2d and deepfound.norm.BatchNorm2d
         The main path; the convolutions are 3×3 with padding 1 and no bias (the
         batch normalization after each has a shift of its own).
-    shortcut : Sequential or None
+    shortcut : deepfound.nn.Sequential or None
         ``None`` (the identity) when ``c_in == c_out`` and ``stride == 1``, else
         ``Sequential(Conv2d(c_in, c_out, 1, stride=stride, bias=False), BatchNorm2d(c_out))``,
         which brings the input to the output's shape.
@@ -164,7 +164,7 @@ def resnet(
 
     Parameters
     ----------
-    widths : sequence of int
+    widths : tuple of int
         Channels of each stage.
     blocks : int
         Blocks per stage.
@@ -180,6 +180,11 @@ def resnet(
         Seed or generator for every weight.
     dtype : dtype, optional
         Of every parameter; float32 unless given.
+
+    Returns
+    -------
+    deepfound.nn.Sequential
+        The network: stem, blocks, :class:`~deepfound.conv.GlobalAvgPool`, linear head.
 
     Examples
     --------
