@@ -184,7 +184,7 @@ def resnet(
     Returns
     -------
     deepfound.nn.Sequential
-        The network: stem, blocks, :class:`~deepfound.conv.GlobalAvgPool`, linear head.
+        The network: stem, blocks, :class:`~deepfound.pool.GlobalAvgPool`, linear head.
 
     Examples
     --------
