@@ -26,7 +26,7 @@ __all__ = ["ResBlock", "conv_bn", "resnet"]
 
 
 def _relu_(x: np.ndarray) -> np.ndarray:
-    """ReLU in place: the sum it is applied to is a fresh array, and a copy costs as much."""
+    """ReLU in place, on an array the block has just made: a copy would cost as much again."""
     return np.maximum(x, 0, out=x)
 
 
@@ -105,6 +105,7 @@ class ResBlock(Module):
                 f"ResBlock: input of shape (n, {self.c_in}, h, w) expected for {self!r}, "
                 f"got {x.shape}"
             )
+        # bn1's backward needs its input, not its output: the ReLU may overwrite the output.
         self._hidden = _relu_(self.bn1(self.conv1(x)))
         main = self.bn2(self.conv2(self._hidden))
         skip = x if self.shortcut is None else self.shortcut(x)
