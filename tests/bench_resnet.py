@@ -1,0 +1,177 @@
+"""One training step of the book's ResNet in deepfound against the same ResNet in PyTorch.
+
+Run with plain ``python tests/bench_resnet.py`` (``--profile`` adds where each
+library's step spends its time). The network is the one chapter 10 trains:
+``resnet(WIDTHS, stem_stride=STEM_STRIDE)``, a stem convolution, one residual
+block per stage, global average pooling and a linear head; batch 128, float32, SGD
+with Nesterov momentum and weight decay. The PyTorch network is the one the tests
+check ours against (``tests/test_resnet.py``), with the same weights, on the same
+batch. Both sides run on one thread (BLAS and PyTorch thread counts are set before
+numpy and torch are imported); the variants are timed in interleaved rounds, and
+the ratio deepfound / PyTorch is the median of the rounds' ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import statistics  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+WIDTHS = (16, 32, 64)
+STEM_STRIDE = 2
+BATCH = 128
+# So small that no float32 weight changes: every timed step sees the same gradients, and the
+# thousands of steps on one batch cannot overfit it into subnormal numbers.
+LR = 1e-12
+ROUNDS = 5
+
+
+def steps():
+    """deepfound's and PyTorch's training step, after checking that both compute the same."""
+    import numpy as np
+    import torch
+
+    from deepfound.losses import CrossEntropy
+    from deepfound.optim import SGD
+    from deepfound.resnet import resnet
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_resnet import copy_weights, torch_resnet
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, BATCH)
+    model = resnet(WIDTHS, stem_stride=STEM_STRIDE, rng=rng)
+    t_model = torch_resnet(WIDTHS, 1, stem_stride=STEM_STRIDE, dtype=torch.float32)
+    copy_weights(model, t_model, rng)
+    options = dict(momentum=0.9, nesterov=True, weight_decay=5e-4)
+    loss_fn, opt = CrossEntropy(), SGD(model.parameters(), LR, **options)
+    t_loss = torch.nn.CrossEntropyLoss()
+    t_opt = torch.optim.SGD(t_model.parameters(), LR, **options)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt)
+
+    def deepfound_step():
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        opt.step()
+
+    def pytorch_step():
+        t_opt.zero_grad()
+        t_loss(t_model(xt), yt).backward()
+        t_opt.step()
+
+    return deepfound_step, pytorch_step
+
+
+def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
+    """Both networks give the same loss and the same weight gradients before any timing."""
+    import numpy as np
+
+    from deepfound.conv import Conv2d
+
+    ours = loss_fn(model(x), y)
+    model.backward(loss_fn.backward())
+    t_model.zero_grad()
+    theirs = t_loss(t_model(xt), yt)
+    theirs.backward()
+    assert abs(ours - theirs.item()) < 1e-4 * max(1.0, abs(ours)), (ours, theirs.item())
+    convs = [m for m in model.modules() if isinstance(m, Conv2d)]
+    t_convs = [m for m in t_model.modules() if isinstance(m, type(t_model[0]))]
+    assert len(convs) == len(t_convs)
+    for conv, t_conv in zip(convs, t_convs, strict=True):
+        grad = t_conv.weight.grad.numpy()
+        assert np.allclose(conv.weight.grad, grad, rtol=1e-3, atol=1e-4 * abs(grad).max())
+
+
+def measure() -> None:
+    import numpy as np
+    import torch
+
+    from deepfound.bench import format_seconds, time_call
+
+    torch.set_num_threads(1)
+    ours, theirs = steps()
+    runs = {"deepfound": [], "PyTorch": []}
+    for _ in range(ROUNDS):
+        for name, fn in (("deepfound", ours), ("PyTorch", theirs)):
+            runs[name].append(time_call(fn, repeats=3, min_time=0.3).median)
+    pairs = zip(runs["deepfound"], runs["PyTorch"], strict=True)
+    ratio = statistics.median(ours / theirs for ours, theirs in pairs)
+    label = f"ResNet {'-'.join(map(str, WIDTHS))} training step, batch {BATCH}"
+    print(
+        f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
+        f"(torch.get_num_threads() = {torch.get_num_threads()})"
+    )
+    print(f"{'case':45} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
+    cells = " ".join(f"{format_seconds(statistics.median(runs[n])):>12}" for n in runs)
+    print(f"{label:45} {cells} {ratio:7.2f}")
+
+
+def _own_time(stats: dict) -> dict[str, float]:
+    """Seconds per deepfound function, counting the numpy functions it calls as its own.
+
+    A function outside deepfound (numpy's, or a builtin such as ``einsum``) passes its
+    time on to its callers, in proportion to the time each caller spent in it.
+    """
+    package = str(Path(__file__).resolve().parents[1] / "deepfound")
+    totals: dict[str, float] = defaultdict(float)
+
+    def label(func) -> str | None:
+        filename, _, name = func
+        if filename.startswith(package):
+            return f"{Path(filename).stem}.{name}"
+        return None
+
+    def assign(func, seconds: float, depth: int = 0) -> None:
+        name = label(func)
+        callers = stats[func][4] if func in stats else {}
+        if name is not None or not callers or depth > 5:
+            totals[name or "other (Python, the timing loop)"] += seconds
+            return
+        spent = sum(c[2] for c in callers.values()) or 1.0
+        for caller, c in callers.items():
+            assign(caller, seconds * c[2] / spent, depth + 1)
+
+    for func, (_, _, own, _, _) in stats.items():
+        assign(func, own)
+    return totals
+
+
+def profile(n_steps: int = 30) -> None:
+    """Where each step spends its time: deepfound by function, PyTorch by operator."""
+    import cProfile
+    import pstats
+
+    import torch
+
+    ours, theirs = steps()
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [ours() for _ in range(n_steps)])
+    totals = _own_time(pstats.Stats(profiler).stats)
+    whole = sum(totals.values())
+    print(f"\ndeepfound, {n_steps} steps: each function with the numpy calls it makes")
+    for name, seconds in sorted(totals.items(), key=lambda item: -item[1])[:14]:
+        print(f"  {name:40} {1000 * seconds / n_steps:8.2f} ms/step {seconds / whole:6.1%}")
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(n_steps):
+            theirs()
+    print(f"\nPyTorch, {n_steps} steps: operators by their own time")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
+
+
+def main() -> None:
+    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
+    measure()
+    if "--profile" in sys.argv[1:]:
+        profile()
+
+
+if __name__ == "__main__":
+    main()
