@@ -27,7 +27,8 @@ def install(session: nox.Session, extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests: deepfound against numpy and PyTorch."""
-    install(session, "test")
+    # The book extra too: `deepfound run` executes chapters with myst-nb and nbclient.
+    install(session, "test,book")
     session.run("pytest", "tests", *session.posargs)
 
 
