@@ -4,7 +4,7 @@ Every ``*_grad`` function takes the forward pass's inputs and the gradient of
 the loss with respect to the forward pass's output (``grad_out``), and returns
 the gradient of the loss with respect to the inputs: one step of the chain rule.
 The checks are on shapes only (a few attribute reads), so that they cost
-nothing next to the arithmetic.
+nothing next to the arithmetic. Nested lists are accepted wherever arrays are.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def relu_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     >>> relu_grad(np.array([-2.0, 0.0, 3.0]), np.array([5.0, 5.0, 5.0]))
     array([0., 0., 5.])
     """
-    if np.shape(grad_out) != np.shape(x):
+    x, grad_out = np.asarray(x), np.asarray(grad_out)
+    if grad_out.shape != x.shape:
         raise ValueError(
-            f"relu_grad: grad_out of shape {np.shape(x)} (the input's) expected, "
-            f"got {np.shape(grad_out)}"
+            f"relu_grad: grad_out of shape {x.shape} (the input's) expected, got {grad_out.shape}"
         )
     return grad_out * (x > 0)
 
@@ -69,10 +69,10 @@ def lin(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     Traceback (most recent call last):
     ValueError: lin: input of shape (batch, 3) expected for a weight of shape (3, 4), got (2, 5)
     """
-    w_shape = np.shape(w)
-    _check_lin_shapes("lin", np.shape(x), w_shape)
-    if np.shape(b) != w_shape[1:]:
-        raise ValueError(f"lin: bias of shape ({w_shape[1]},) expected, got {np.shape(b)}")
+    x, w, b = np.asarray(x), np.asarray(w), np.asarray(b)
+    _check_lin_shapes("lin", x.shape, w.shape)
+    if b.shape != w.shape[1:]:
+        raise ValueError(f"lin: bias of shape ({w.shape[1]},) expected, got {b.shape}")
     out = x @ w
     out += b  # in place: the product is a fresh array, and this saves an (n, n_out) temporary
     return out
@@ -109,12 +109,12 @@ def lin_grad(
     >>> print(grad_b)
     [2. 2. 2. 2.]
     """
-    x_shape, w_shape = np.shape(x), np.shape(w)
-    _check_lin_shapes("lin_grad", x_shape, w_shape)
-    if np.shape(grad_out) != (x_shape[0], w_shape[1]):
+    x, w, grad_out = np.asarray(x), np.asarray(w), np.asarray(grad_out)
+    _check_lin_shapes("lin_grad", x.shape, w.shape)
+    if grad_out.shape != (x.shape[0], w.shape[1]):
         raise ValueError(
-            f"lin_grad: grad_out of shape {(x_shape[0], w_shape[1])} (the output's) expected, "
-            f"got {np.shape(grad_out)}"
+            f"lin_grad: grad_out of shape {(x.shape[0], w.shape[1])} (the output's) expected, "
+            f"got {grad_out.shape}"
         )
     grad_x = grad_out @ w.T if input_grad else None
     return grad_x, x.T @ grad_out, grad_out.sum(0)
@@ -128,6 +128,10 @@ def _as_pred_shape(name: str, pred: np.ndarray, target) -> np.ndarray:
     targets (digit labels) take the prediction's dtype, so that the loss and its
     gradient stay in float32 when the network is.
     """
+    if pred.size == 0:
+        raise ValueError(
+            f"{name}: empty prediction of shape {pred.shape}; a mean over no elements is undefined"
+        )
     dtype = pred.dtype if pred.dtype.kind == "f" else np.float64
     target = np.asarray(target, dtype=dtype)
     if target.shape == pred.shape:

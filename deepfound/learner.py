@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from deepfound.loader import DataLoader
@@ -32,7 +33,8 @@ class History:
         Mean training loss over the epoch's batches, weighted by batch size, measured
         while the weights were still changing.
     valid_loss, valid_accuracy : list of float
-        Loss and accuracy on the whole validation set at the end of the epoch.
+        Loss and accuracy on the whole validation set at the end of the epoch; the
+        accuracy is NaN when the targets are not class labels (see :func:`evaluate`).
     train_seconds : list of float
         Wall-clock time of the epoch's training steps, validation excluded.
     """
@@ -79,7 +81,10 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
 
     Each batch's mean is multiplied by its number of rows before summing, and
     the sum divided by the total number of rows: the mean over the whole dataset.
-    The model runs in evaluation mode; its mode before the call is restored after.
+    The accuracy means something only for class scores (n, n_classes) against
+    integer labels (n,); for anything else, such as a regression trained with
+    :class:`~deepfound.nn.MSE`, it is NaN. The model runs in evaluation mode; its
+    mode before the call is restored after.
 
     Examples
     --------
@@ -93,6 +98,10 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     >>> loss, acc = evaluate(model, CrossEntropy(), DataLoader(Dataset(x, y), batch_size=2))
     >>> print(round(acc, 4))
     0.6667
+    >>> from deepfound.nn import MSE
+    >>> loss, acc = evaluate(Linear(3, 1, rng=0), MSE(), DataLoader(Dataset(x, x[:, 0]), 2))
+    >>> print(acc)
+    nan
     """
     was_training = model.training
     model.eval()
@@ -105,15 +114,29 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
 def _evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float, float]:
     total_loss = total_correct = 0.0
     total = 0
+    classes = True
     for x, y in loader:
         out = model(x)
         n = len(y)
         total_loss += loss_fn(out, y) * n
-        total_correct += accuracy(out, y) * n
+        classes = classes and _class_labels(out, y)
+        if classes:
+            total_correct += accuracy(out, y) * n
         total += n
     if total == 0:
         raise ValueError("evaluate: the loader yielded no rows")
-    return total_loss / total, total_correct / total
+    return total_loss / total, total_correct / total if classes else float("nan")
+
+
+def _class_labels(out: np.ndarray, y: np.ndarray) -> bool:
+    """Whether ``y`` holds an integer class label for each row of class scores ``out``."""
+    y = np.asarray(y)
+    return (
+        np.ndim(out) == 2
+        and np.shape(out)[1] > 1
+        and y.shape == np.shape(out)[:1]
+        and np.issubdtype(y.dtype, np.integer)
+    )
 
 
 def fit(
@@ -206,16 +229,18 @@ def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callback
             step += 1
             bar.update()
         history.train_seconds.append(time.perf_counter() - start)
+        if total == 0:
+            raise ValueError("fit: the training loader yielded no rows")
         history.train_loss.append(total_loss / total)
         valid_loss, valid_accuracy = evaluate(model, loss_fn, valid)
         history.valid_loss.append(valid_loss)
         history.valid_accuracy.append(valid_accuracy)
         if progress:
-            bar.write(
-                f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f}, "
-                f"valid loss {valid_loss:.4f}, valid accuracy {valid_accuracy:.2%}",
-                file=sys.stderr,
-            )
+            line = f"epoch {epoch + 1}/{epochs}: train loss {history.train_loss[-1]:.4f}, "
+            line += f"valid loss {valid_loss:.4f}"
+            if not np.isnan(valid_accuracy):
+                line += f", valid accuracy {valid_accuracy:.2%}"
+            bar.write(line, file=sys.stderr)
         for callback in callbacks:
             callback.after_epoch(epoch, history)
     bar.close()

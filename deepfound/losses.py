@@ -2,7 +2,8 @@
 
 Each function sits beside its gradient. ``logits`` are a network's raw outputs,
 shape (n, n_classes); ``target`` holds the true class of each row as integers in
-``[0, n_classes)``, shape (n,).
+``[0, n_classes)``, shape (n,). Nested lists are accepted wherever arrays are; no
+rows at all is an error, as the mean over them is undefined.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def logsumexp(x: np.ndarray) -> np.ndarray:
     >>> print(logsumexp(np.array([1000.0, 1000.0])) - 1000)
     0.6931471805599453
     """
+    x = np.asarray(x)
     m = _row_max(x)
     return (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0]
 
@@ -65,6 +67,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     >>> print(np.round(log_softmax(np.array([1e4, 1e4 + np.log(3.0)])), 6))
     [-1.386294 -0.287682]
     """
+    x = np.asarray(x)
     shifted = x - _row_max(x)
     return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
 
@@ -88,25 +91,33 @@ def log_softmax_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     >>> log_softmax_grad(np.array([0.0, np.log(3.0)]), np.array([1.0, 0.0]))
     array([ 0.75, -0.75])
     """
+    grad_out = np.asarray(grad_out)
     return grad_out - softmax(x) * grad_out.sum(-1, keepdims=True)
 
 
-def _check_target(name: str, scores: np.ndarray, target: np.ndarray) -> None:
+def _checked(name: str, scores, target) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` and ``target`` as arrays, once their shapes, labels and row count are right."""
+    scores, target = np.asarray(scores), np.asarray(target)
     if scores.ndim != 2 or target.shape != scores.shape[:1]:
         raise ValueError(
             f"{name}: scores of shape (n, n_classes) and a target of shape (n,) expected, "
             f"got {scores.shape} and {target.shape}"
+        )
+    if len(target) == 0:
+        raise ValueError(
+            f"{name}: no rows (scores of shape {scores.shape}); a mean over no rows is undefined"
         )
     if target.dtype.kind not in "iu":  # (np.issubdtype costs as much as the rest of the checks)
         raise TypeError(f"{name}: target must hold integer class labels, got dtype {target.dtype}")
     # Negative labels would index from the end without an error, so they are checked here. Read
     # as unsigned integers they are larger than any class, so one reduction checks both ends.
     unsigned = target.view(f"u{target.dtype.itemsize}")
-    if target.size and unsigned.max() >= scores.shape[1]:
+    if unsigned.max() >= scores.shape[1]:
         raise ValueError(
             f"{name}: labels must lie in [0, {scores.shape[1]}), "
             f"got labels from {target.min()} to {target.max()}"
         )
+    return scores, target
 
 
 def nll(log_probs: np.ndarray, target: np.ndarray) -> float:
@@ -119,7 +130,7 @@ def nll(log_probs: np.ndarray, target: np.ndarray) -> float:
     >>> print(nll(np.log(np.array([[0.5, 0.5], [0.1, 0.9]])), np.array([0, 1])))
     0.3992538481088858
     """
-    _check_target("nll", log_probs, target)
+    log_probs, target = _checked("nll", log_probs, target)
     return float(-log_probs[np.arange(len(target)), target].mean())
 
 
@@ -132,7 +143,7 @@ def nll_grad(log_probs: np.ndarray, target: np.ndarray) -> np.ndarray:
     array([[ 0. ,  0. , -0.5],
            [-0.5,  0. ,  0. ]])
     """
-    _check_target("nll_grad", log_probs, target)
+    log_probs, target = _checked("nll_grad", log_probs, target)
     grad = np.zeros_like(log_probs)
     grad[np.arange(len(target)), target] = -1 / len(target)
     return grad
@@ -146,6 +157,7 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray) -> float:
     >>> print(cross_entropy(np.array([[0.0, np.log(3.0)]]), np.array([1])))
     0.2876820724517809
     """
+    logits, target = _checked("cross_entropy", logits, target)
     return nll(log_softmax(logits), target)
 
 
@@ -157,7 +169,7 @@ def cross_entropy_grad(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     >>> cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([1]))
     array([[ 0.25, -0.25]])
     """
-    _check_target("cross_entropy_grad", logits, target)
+    logits, target = _checked("cross_entropy_grad", logits, target)
     return _softmax_minus_one_hot(softmax(logits), target)
 
 
@@ -177,7 +189,7 @@ def accuracy(logits: np.ndarray, target: np.ndarray) -> float:
     >>> print(accuracy(np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), np.array([1, 1, 1])))
     0.6666666666666666
     """
-    _check_target("accuracy", logits, target)
+    logits, target = _checked("accuracy", logits, target)
     return float((logits.argmax(-1) == target).mean())
 
 
@@ -200,7 +212,7 @@ class CrossEntropy(Module):
     """
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
-        _check_target("CrossEntropy", logits, target)
+        logits, target = _checked("CrossEntropy", logits, target)
         n, n_classes = logits.shape
         # Flat offsets of the rows: with them, one integer array indexes a flat view, in a
         # fraction of the time a pair of arrays takes to index rows and columns.

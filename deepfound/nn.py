@@ -45,6 +45,7 @@ class Module:
     call: call it, then run its backward, before calling it again. For the same
     reason a module (or a parameter) cannot be used twice in one network: its
     ``.grad`` would hold the gradient of one use, not the sum over both.
+    :class:`Sequential` and :meth:`parameters` reject such reuse at any depth.
 
     Examples
     --------
@@ -91,13 +92,15 @@ class Module:
         return self.inputs
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every :class:`Parameter` of this module and of the modules it holds, in order."""
-        for value in vars(self).values():
-            for item in value if isinstance(value, (list, tuple)) else (value,):
-                if isinstance(item, Parameter):
-                    yield item
-                elif isinstance(item, Module):
-                    yield from item.parameters()
+        """Every :class:`Parameter` of this module and of the modules it holds, in order.
+
+        A module or parameter reached twice raises :class:`ValueError`: an
+        optimizer would otherwise move a shared parameter twice per step, by the
+        gradient of one use only.
+        """
+        for _, item in _walk(self, f"{type(self).__name__}.parameters"):
+            if isinstance(item, Parameter):
+                yield item
 
     def modules(self) -> Iterator[Module]:
         """This module, then every module it holds (in attributes, lists or tuples), depth first.
@@ -152,6 +155,36 @@ class Module:
         (True, False)
         """
         return self.train(False)
+
+
+def _walk(module: Module, owner: str) -> Iterator[tuple[str, Module | Parameter]]:
+    """Every module and parameter that ``module`` holds, depth first, with its attribute path.
+
+    Raises :class:`ValueError`, naming both paths, on reaching one a second time.
+    """
+    seen = {id(module): "the module itself"}
+    for path, item in _tree(module, ""):
+        first = seen.setdefault(id(item), path)
+        if first != path:
+            why = (
+                "a module keeps the inputs of one call only, so create a new one for each position"
+                if isinstance(item, Module)
+                else "its .grad would hold the gradient of one use, not the sum over all, so "
+                "give each layer its own"
+            )
+            raise ValueError(f"{owner}: {path} ({item!r}) is also {first}; {why}")
+        yield path, item
+
+
+def _tree(module: Module, prefix: str) -> Iterator[tuple[str, Module | Parameter]]:
+    for name, value in vars(module).items():
+        items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+        for i, item in items:
+            if isinstance(item, (Module, Parameter)):
+                path = prefix + name + ("" if i is None else f"[{i}]")
+                yield path, item
+                if isinstance(item, Module):  # reached only if the caller did not stop at it
+                    yield from _tree(item, path + ".")
 
 
 class Linear(Module):
@@ -273,12 +306,9 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
-            if any(layer is earlier for earlier in layers[:i]):
-                raise ValueError(
-                    f"Sequential: layer {i} ({layer!r}) is also an earlier layer; a module keeps "
-                    "the inputs of one call only, so create a new one for each position"
-                )
         self.layers = list(layers)
+        for _ in _walk(self, "Sequential"):  # the whole tree: a layer may hold layers in turn
+            pass
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:

@@ -208,3 +208,27 @@ def test_mse_compares_row_by_row_not_every_pair() -> None:
 def test_bad_shapes_raise_value_error_naming_them(call: Callable, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("fn", [mse, mse_grad], ids=lambda f: f.__name__)
+def test_zero_rows_are_an_error_naming_the_function(fn: Callable) -> None:
+    with pytest.raises(ValueError, match=rf"^{fn.__name__}: empty prediction of shape \(0, 1\)"):
+        fn(np.zeros((0, 1)), np.zeros(0))
+
+
+def test_lists_are_accepted_like_arrays() -> None:
+    x, w, b, grad_out = (
+        [[1.0, -2.0], [3.0, 0.5]],
+        [[1.0, 0.0, 2.0], [0.5, 1.0, -1.0]],
+        [0, 1, 2],
+        [[1.0, 2.0, 3.0], [0.0, -1.0, 1.0]],
+    )
+    arrays_ = [np.array(a, dtype=np.float64) for a in (x, w, b, grad_out)]
+    np.testing.assert_array_equal(lin(x, w, b), lin(*arrays_[:3]))
+    for ours, theirs in zip(
+        lin_grad(x, w, grad_out), lin_grad(arrays_[0], arrays_[1], arrays_[3]), strict=True
+    ):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(relu_grad(x, x), relu_grad(arrays_[0], arrays_[0]))
+    assert mse([[1.0], [3.0]], [0.0, 1.0]) == 2.5
+    np.testing.assert_array_equal(mse_grad([[1.0], [3.0]], [0.0, 1.0]), [[1.0], [2.0]])

@@ -6,7 +6,7 @@ import pytest
 from deepfound.learner import evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy, accuracy, cross_entropy
-from deepfound.nn import Linear, ReLU, Sequential
+from deepfound.nn import MSE, Linear, ReLU, Sequential
 from deepfound.optim import SGD, linear_decay
 from deepfound.testing import test_near
 
@@ -97,3 +97,44 @@ def test_bad_arguments_are_rejected():
         fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), train, train, 0)
     with pytest.raises(ValueError, match="no rows"):
         evaluate(model, CrossEntropy(), DataLoader(blobs(0, 0), 8))
+
+
+def test_fit_on_an_empty_training_loader_is_an_error():
+    model = mlp(0)
+    empty, valid = DataLoader(blobs(0, 0), 8), DataLoader(blobs(10, 1), 8)
+    with pytest.raises(ValueError, match="fit: the training loader yielded no rows"):
+        fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), empty, valid, 1)
+
+
+def regression(n: int, seed: int) -> Dataset:
+    """y = 2 x0 - x1 + 0.5, with a little noise: float targets, nothing to classify."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2)).astype(np.float32)
+    y = (2 * x[:, 0] - x[:, 1] + 0.5 + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    return Dataset(x, y)
+
+
+def test_fit_trains_a_regression_and_reports_its_loss_without_accuracy(capsys):
+    model = Linear(2, 1, rng=0)
+    train = DataLoader(regression(128, 0), 16, shuffle=True, rng=0)
+    valid = DataLoader(regression(64, 1), 32)
+    history = fit(model, MSE(), SGD(model.parameters(), lr=0.05), train, valid, 10)
+    assert len(history.valid_loss) == len(history.valid_accuracy) == 10
+    assert history.valid_loss[-1] < 0.01 < history.valid_loss[0]
+    assert all(np.isnan(acc) for acc in history.valid_accuracy)
+    err = capsys.readouterr().err
+    assert "valid loss" in err and "accuracy" not in err
+    loss, acc = evaluate(model, MSE(), valid)
+    assert loss == history.valid_loss[-1] and np.isnan(acc)
+
+
+def test_accuracy_is_measured_only_against_class_labels():
+    # An MSE network with one output, trained on the digit labels as numbers (chapter 05):
+    # integer targets, but one score per row, so no class to pick.
+    ds = Dataset(np.eye(4, dtype=np.float32), np.array([0, 1, 2, 3]))
+    _, acc = evaluate(Linear(4, 1, rng=0), MSE(), DataLoader(ds, 2))
+    assert np.isnan(acc)
+    model = Linear(4, 4, rng=0)
+    model.weight.data[:] = np.eye(4) * 5
+    _, acc = evaluate(model, CrossEntropy(), DataLoader(ds, 2))
+    assert acc == 1.0

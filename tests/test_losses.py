@@ -160,6 +160,44 @@ def test_bad_targets_are_rejected(fn):
         fn(scores, np.array([0.0, 1.0, 2.0]))
 
 
+# Every function of (scores, target), and the loss module, under the name its errors give.
+NAMED = [
+    ("nll", nll),
+    ("nll_grad", nll_grad),
+    ("cross_entropy", cross_entropy),
+    ("cross_entropy_grad", cross_entropy_grad),
+    ("accuracy", accuracy),
+    ("CrossEntropy", CrossEntropy()),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), NAMED, ids=[name for name, _ in NAMED])
+def test_zero_rows_are_an_error_naming_the_function(name, fn):
+    with pytest.raises(ValueError, match=rf"^{name}: no rows \(scores of shape \(0, 3\)\)"):
+        fn(np.zeros((0, 3)), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize(("name", "fn"), NAMED, ids=[name for name, _ in NAMED])
+def test_lists_are_accepted_like_arrays(name, fn):
+    scores, target = [[0.5, -1.0, 2.0], [0.0, 3.0, 1.0]], [2, 0]
+    expected = fn(np.array(scores), np.array(target))
+    np.testing.assert_array_equal(fn(scores, target), expected)
+
+
+def test_the_loss_module_takes_lists_forward_and_backward():
+    scores, target = [[0.5, -1.0, 2.0], [0.0, 3.0, 1.0]], [2, 0]
+    loss = CrossEntropy()
+    assert loss(scores, target) == cross_entropy(np.array(scores), np.array(target))
+    np.testing.assert_allclose(
+        loss.backward(), cross_entropy_grad(np.array(scores), np.array(target)), rtol=1e-15
+    )
+
+
+@pytest.mark.parametrize("fn", [log_softmax, log_softmax_naive, softmax, logsumexp], ids=NAME)
+def test_row_functions_take_lists(fn):
+    np.testing.assert_array_equal(fn([[1.0, 2.0, 3.0]]), fn(np.array([[1.0, 2.0, 3.0]])))
+
+
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
 def test_cross_entropy_module_for_any_layout_and_integer_dtype(dtype):
     rng = np.random.default_rng(0)

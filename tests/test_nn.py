@@ -199,8 +199,55 @@ def test_parameters_are_found_in_order() -> None:
 
 def test_sequential_rejects_a_layer_used_twice() -> None:
     relu = ReLU()
-    with pytest.raises(ValueError, match=r"layer 3 \(ReLU\(\)\) is also an earlier layer"):
+    with pytest.raises(ValueError, match=r"layers\[3\] \(ReLU\(\)\) is also layers\[1\]"):
         Sequential(Linear(2, 2), relu, Linear(2, 2), relu)
+
+
+MODULE_REUSED = "a module keeps the inputs of one call only, so create a new one for each position"
+PARAMETER_REUSED = "its .grad would hold the gradient of one use"
+
+
+def test_sequential_rejects_a_module_reused_at_any_depth() -> None:
+    shared = Linear(2, 2, rng=0)
+    with pytest.raises(ValueError) as error:
+        Sequential(Sequential(shared, ReLU()), Sequential(Linear(2, 2), Sequential(shared)))
+    message = str(error.value)
+    assert message.startswith("Sequential: layers[1].layers[1].layers[0] (Linear(2, 2)) is also ")
+    assert "is also layers[0].layers[0];" in message and MODULE_REUSED in message
+    with pytest.raises(ValueError, match=r"layers\[1\].layers\[0\] \(Linear.* also layers\[0\];"):
+        Sequential(shared, Sequential(shared))
+
+
+def test_sequential_rejects_a_parameter_shared_between_layers() -> None:
+    first, second = Linear(2, 2, rng=0), Linear(2, 2, rng=1)
+    second.weight = first.weight
+    with pytest.raises(ValueError) as error:
+        Sequential(first, ReLU(), Sequential(second))
+    message = str(error.value)
+    assert (
+        "Sequential: layers[2].layers[0].weight (Parameter(shape=(2, 2), dtype=float32))" in message
+    )
+    assert "is also layers[0].weight;" in message and PARAMETER_REUSED in message
+
+
+def test_parameters_rejects_what_is_reached_twice() -> None:
+    # Reuse created after construction, or in a module other than Sequential, is caught when
+    # the parameters are collected (by the optimizer), before SGD could move one twice.
+    model = Sequential(Linear(2, 2, rng=0), ReLU(), Linear(2, 2, rng=1))
+    model.layers[2].bias = model.layers[0].bias
+    with pytest.raises(ValueError, match=r"Sequential.parameters: layers\[2\].bias .* layers\[0\]"):
+        list(model.parameters())
+
+    class Twice(Module):
+        def __init__(self) -> None:
+            self.inner = Linear(2, 2, rng=0)
+            self.again = self.inner
+
+    with pytest.raises(
+        ValueError,
+        match=rf"Twice.parameters: again \(Linear\(2, 2\)\) is also inner; {MODULE_REUSED}",
+    ):
+        list(Twice().parameters())
 
 
 def test_sequential_rejects_what_is_not_a_module() -> None:
