@@ -268,16 +268,22 @@ inspect().then(done, (error) => done({error: String(error)}));
 
 
 def screenshot(driver, path: Path) -> None:
-    """A PNG of the whole page, not only the window (capped at 20,000 pixels)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "format": "png",
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1280, "height": min(height, 20000), "scale": 1},
-        },
+    """A PNG of the whole page, not only the window (capped at 20,000 pixels high)."""
+    width, height = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollHeight]"
     )
+    # A window as tall as the page: the layout stays the one a reader sees at this width.
+    metrics = {
+        "width": width,
+        "height": min(height, 20000),
+        "deviceScaleFactor": 1,
+        "mobile": False,
+    }
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
