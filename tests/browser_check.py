@@ -327,13 +327,20 @@ def open_page(driver, url: str, redirect: bool) -> None:
     raise TimeoutError(f"{url} did not finish loading in 30 s")
 
 
-def check_page(driver, root: Path, page: Path, base: str, shots: Path) -> list[str]:
-    """Open one page and list what is wrong with it."""
+def check_page(driver, root: Path, page: Path, base: str, shots: Path) -> tuple[list[str], str]:
+    """Open one page; list what is wrong with it, and say what was checked."""
     relative = page.relative_to(root).as_posix()
     open_page(driver, base + relative, is_redirect(page))
     report = driver.execute_async_script(INSPECT)
     if "error" in report:
-        return [f"the page could not be inspected: {report['error']}"]
+        return [f"the page could not be inspected: {report['error']}"], ""
+    links = report["links"]
+    launch = [link for link in links if any(p.match(link) for p in LAUNCH_URLS)]
+    checked = (
+        f"{report['maths']} formulas, {len(report['images'])} images, "
+        f"{sum(link.startswith(base) for link in links)} links within the site, "
+        f"{len(launch)} launch buttons"
+    )
     problems = [
         f"console error: {entry['message']}"
         for entry in driver.get_log("browser")
@@ -353,7 +360,7 @@ def check_page(driver, root: Path, page: Path, base: str, shots: Path) -> list[s
     problems += link_problems(root, page, base, report["links"])
     shot = shots / (relative.replace("/", "__").removesuffix(".html") + ".png")
     screenshot(driver, shot)
-    return problems
+    return problems, checked
 
 
 def check_search(driver, base: str) -> list[str]:
@@ -401,9 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         with chromium(Path(profile)) as driver:
             driver.get_log("performance")  # the new-tab page's requests are the browser's own
             for page in pages:
-                found = check_page(driver, root, page, base, shots)
+                found, checked = check_page(driver, root, page, base, shots)
                 problems[page.relative_to(root).as_posix()] = found
-                print(f"{'ok ' if not found else 'BAD'} {page.relative_to(root)}", flush=True)
+                verdict = "ok " if not found else "BAD"
+                print(f"{verdict} {page.relative_to(root)}: {checked}", flush=True)
             problems[f"search.html?q={SEARCH_WORD}"] = check_search(driver, base)
     failed = {name: found for name, found in problems.items() if found}
     for name, found in failed.items():
