@@ -101,6 +101,8 @@ def is_external(url: str) -> bool:
     return url.startswith("//") or urlsplit(url).scheme in {"http", "https", "ftp", "ws", "wss"}
 
 
+# <link rel=...> kinds the browser fetches on its own (a canonical or next link it does not).
+LOADED_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "prefetch", "manifest"}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
 
 
@@ -112,8 +114,9 @@ def external_resources(root: Path) -> list[str]:
     found = []
     for page in html_pages(root):
         for tag, attrs in tags_of(page):
-            urls = [attrs.get("src", ""), attrs.get("srcset", "").split(" ")[0]]
-            if tag == "link":
+            urls = [attrs.get("src", "")]
+            urls += [choice.split()[0] for choice in attrs.get("srcset", "").split(",") if choice]
+            if tag == "link" and LOADED_LINKS.intersection(attrs.get("rel", "").lower().split()):
                 urls.append(attrs.get("href", ""))
             urls += [a or b for a, b in CSS_URL.findall(attrs.get("style", ""))]
             found += [

@@ -60,6 +60,8 @@ def test_a_local_site_loads_nothing_from_outside(site):
         ("book/c.html", '<script src="https://cdn.example.org/mathjax.js"></script>'),
         ("book/c.html", '<link rel="stylesheet" href="//fonts.example.org/css">'),
         ("book/c.html", '<img src="http://example.org/plot.png">'),
+        ("book/c.html", '<img srcset="a.png 1x, https://example.org/plot.png 2x">'),
+        ("book/c.html", '<link rel="shortcut icon" href="https://example.org/favicon.ico">'),
         ("book/c.html", '<div style="background: url(https://example.org/a.png)"></div>'),
         ("_static/font.css", '@import "https://fonts.example.org/roboto.css";'),
         ("_static/font.css", "@font-face { src: url('https://example.org/a.woff2'); }"),
@@ -73,6 +75,7 @@ def test_every_kind_of_external_resource_is_reported(site, page, text):
 
 def test_links_out_of_the_site_are_not_resources(site):
     write(site, "book/c.html", '<a href="https://en.wikipedia.org/wiki/MNIST_database">MNIST</a>')
+    write(site, "book/d.html", '<link rel="canonical" href="https://example.org/book/d.html">')
     assert external_resources(site) == []
 
 
