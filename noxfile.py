@@ -1,6 +1,7 @@
 """Sessions that build the book, run its doctests and unit tests, lint, and benchmark.
 
-``nox`` alone runs lint, tests, doctests and book; ``nox -s bench`` prints the benchmarks.
+``nox`` alone runs lint, tests, doctests, book and browser; ``nox -s bench`` prints the
+benchmarks.
 """
 
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import nox
 
 nox.needs_version = ">=2024.10.9"
-nox.options.sessions = ["lint", "tests", "doctests", "book"]
+nox.options.sessions = ["lint", "tests", "doctests", "book", "browser"]
 nox.options.default_venv_backend = "virtualenv"
 # Keep each session's environment between runs; the package itself is reinstalled every time.
 nox.options.reuse_venv = "yes"
@@ -26,7 +27,8 @@ def install(session: nox.Session, extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests: deepfound against numpy and PyTorch."""
-    install(session, "test")
+    # The book extra too: `deepfound run` executes chapters with myst-nb and nbclient.
+    install(session, "test,book")
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -37,22 +39,66 @@ def doctests(session: nox.Session) -> None:
     session.run("pytest", "book", "deepfound", *session.posargs)
 
 
+# The student edition: the same book without the exercises' solutions, built from a copy of
+# _config.yml. Paths in a config are read from the config's own folder: local extensions are
+# made absolute.
+STUDENT_CONFIG = """
+import sys
+from pathlib import Path
+
+import yaml
+
+source, target = map(Path, sys.argv[1:])
+config = yaml.safe_load(source.read_text())
+config["title"] += " (student edition)"
+config["sphinx"]["config"]["hide_solutions"] = True
+extensions = config["sphinx"].get("local_extensions", {})
+for name, folder in extensions.items():
+    extensions[name] = str((source.parent / folder).resolve())
+target.parent.mkdir(parents=True, exist_ok=True)
+target.write_text(yaml.safe_dump(config, sort_keys=False))
+"""
+
+
 @nox.session
 def book(session: nox.Session) -> None:
-    """Build the HTML book, re-executing every page; any warning or failing cell is an error."""
+    """Build the HTML book, re-executing every page; any warning or failing cell is an error.
+
+    ``nox -s book -- --student`` builds the student edition, without the exercises'
+    solutions, into ``_build/student/_build/html``.
+    """
     install(session, "test,book")
-    session.run(
-        "jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"
-    )
-    session.log(f"Open {Path('_build/html/index.html').resolve()} in a browser.")
+    args = ["jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"]
+    html = Path("_build/html")
+    if "--student" in session.posargs:
+        config = Path("_build/student/_config.yml")
+        session.run("python", "-c", STUDENT_CONFIG, "_config.yml", str(config))
+        args += ["--config", str(config), "--path-output", "_build/student"]
+        html = Path("_build/student/_build/html")
+    session.run(*args)
+    session.log(f"Open {(html / 'index.html').resolve()} in a browser.")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Every page of the built book in headless Chromium: math, images, links, search, offline.
+
+    Needs Debian's ``chromium`` and ``chromium-driver``; screenshots go to _build/screenshots.
+    ``nox -s browser -- _build/student/_build/html`` checks the student edition.
+    """
+    session.install("selenium>=4.11")
+    # SE_OFFLINE: selenium must never try to download a browser or a driver.
+    session.run("python", "tests/browser_check.py", *session.posargs, env={"SE_OFFLINE": "true"})
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting."""
-    session.install("ruff")
+    """ruff: lint rules and formatting; the GitHub workflows against their schema (offline)."""
+    session.install("ruff", "check-jsonschema")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    workflows = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 
 
 @nox.session(default=False)

@@ -1,7 +1,8 @@
-"""The ``deepfound`` command: fetch the data, run a chapter's doctests.
+"""The ``deepfound`` command: fetch the data, run a chapter's doctests or its code.
 
 ``deepfound fetch`` downloads and verifies MNIST; ``deepfound test book/01_data.md``
-runs one chapter's examples as tests, the way a notebook is run to check it.
+runs one chapter's examples as tests, the way a notebook is run to check it;
+``deepfound run book/06_training.md`` executes the chapter's code cells as a notebook.
 """
 
 from __future__ import annotations
@@ -110,9 +111,71 @@ def test(*chapters: str) -> None:
 test.__test__ = False  # a command named test, not a test for pytest to collect
 
 
+def run(chapter: str, timeout: int = 900) -> None:
+    """Execute the code cells of a chapter (``.md``) in order, in a fresh notebook kernel.
+
+    The chapter is read as the book's build reads it, and run in its own folder, with a
+    progress bar that advances cell by cell. Needs the ``book`` extra (myst-nb, nbclient).
+    Exits with status 1 at the first cell that raises, naming it and showing the error.
+
+    Parameters
+    ----------
+    chapter : str
+        Path of the chapter, e.g. ``book/06_training.md``.
+    timeout : int
+        Seconds one cell may take.
+
+    Examples
+    --------
+    >>> run("book/no_such_chapter.md")
+    Traceback (most recent call last):
+    FileNotFoundError: deepfound run: no such file: book/no_such_chapter.md
+    """
+    path = Path(chapter)
+    if not path.is_file():
+        raise FileNotFoundError(f"deepfound run: no such file: {chapter}")
+    try:
+        from myst_nb.core.read import read_myst_markdown_notebook
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError:
+        raise ImportError(
+            "deepfound run needs myst-nb and nbclient: pip install 'deepfound[book]'"
+        ) from None
+    from tqdm.auto import tqdm
+
+    text = path.read_text(encoding="utf-8")
+    notebook = read_myst_markdown_notebook(text, add_source_map=True, path=path)
+    lines = notebook.metadata.pop("source_map")  # where each cell starts in the file
+    cells = [(i, cell) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    if not cells:
+        raise ValueError(f"deepfound run: no code cells (```{{code-cell}}) in {chapter}")
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    with client.setup_kernel(), tqdm(total=len(cells), desc=path.name, unit="cell") as bar:
+        for number, (index, cell) in enumerate(cells, start=1):
+            first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            bar.set_postfix_str(first_line[:40])
+            try:
+                client.execute_cell(cell, index)
+            except CellExecutionError as error:
+                bar.close()
+                print(
+                    f"deepfound run: code cell {number} of {len(cells)} failed, at "
+                    f"{chapter}:{lines[index] + 1} ({first_line!r}):\n{error}",
+                    file=sys.stderr,
+                )
+                raise SystemExit(1) from None
+            bar.update()
+
+
 def main() -> None:
     """Entry point of the ``deepfound`` command."""
-    commands = {"fetch": fetch, "test": test}
+    commands = {"fetch": fetch, "test": test, "run": run}
     try:
         fire.Fire(commands, name="deepfound")
     except (ValueError, ImportError, OSError, RuntimeError) as error:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from deepfound.data import MNIST_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,3 +143,82 @@ def test_test_uses_the_project_options_outside_the_project(tmp_path):
     result = deepfound("test", str(chapter), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+CHAPTER = """---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter
+
+```{code-cell} ipython3
+from pathlib import Path
+
+answer = 6 * 7
+```
+
+Text between the cells, and an example that `run` leaves to `test`:
+
+```{code-block} pycon
+>>> 1 + 1
+3
+
+```
+
+```{code-cell} ipython3
+assert answer == 42, f"answer is {answer}"
+Path("ran.txt").write_text(str(answer))
+```
+"""
+
+
+def needs_book_extra():
+    pytest.importorskip("myst_nb", reason="deepfound run needs the book extra")
+    pytest.importorskip("nbclient", reason="deepfound run needs the book extra")
+
+
+def test_run_executes_the_code_cells_in_order_in_the_chapters_folder(tmp_path):
+    needs_book_extra()
+    chapter = tmp_path / "good.md"
+    chapter.write_text(CHAPTER)
+    result = deepfound("run", str(chapter))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "ran.txt").read_text() == "42"
+    assert "2/2" in result.stderr  # the progress bar reached the last cell
+
+
+def test_run_names_the_failing_cell_and_shows_the_error(tmp_path):
+    needs_book_extra()
+    chapter = tmp_path / "bad.md"
+    chapter.write_text(CHAPTER.replace("answer == 42", "answer == 41"))
+    result = deepfound("run", str(chapter))
+    assert result.returncode == 1
+    line = CHAPTER.splitlines().index('assert answer == 42, f"answer is {answer}"') + 1
+    assert f"code cell 2 of 2 failed, at {chapter}:{line}" in result.stderr
+    assert "assert answer == 41" in result.stderr
+    assert "AssertionError" in result.stderr and "answer is 42" in result.stderr
+    assert not (tmp_path / "ran.txt").exists()
+
+
+def test_run_without_the_book_extra_says_which_extra(tmp_path):
+    # A module that fails to import stands in for nbclient not being installed.
+    (tmp_path / "nbclient.py").write_text("raise ImportError('No module named nbclient')\n")
+    chapter = tmp_path / "good.md"
+    chapter.write_text(CHAPTER)
+    result = deepfound("run", str(chapter), env={"PYTHONPATH": f"{tmp_path}:{ROOT}"})
+    assert result.returncode == 2
+    assert (
+        "deepfound run needs myst-nb and nbclient: pip install 'deepfound[book]'" in result.stderr
+    )
+
+
+def test_run_names_a_chapter_without_code_cells(tmp_path):
+    needs_book_extra()
+    chapter = tmp_path / "prose.md"
+    chapter.write_text("# Only prose\n")
+    result = deepfound("run", str(chapter))
+    assert result.returncode == 2
+    assert f"deepfound run: no code cells (```{{code-cell}}) in {chapter}" in result.stderr
