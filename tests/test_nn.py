@@ -97,6 +97,7 @@ def test_backward_twice_gives_the_same_gradients(
 
 @pytest.mark.parametrize("make", MODULES, ids=IDS)
 @settings(max_examples=5, deadline=None)
+# Central differences carry an error of order 1e-8 near a ReLU kink or with large weights.
 @sizes
 def test_parameter_grads_match_finite_differences(
     make: Callable, n: int, n_in: int, n_out: int, seed: int
@@ -113,7 +114,7 @@ def test_parameter_grads_match_finite_differences(
     def loss_at_input(a: np.ndarray) -> float:
         return MSE()(ours(a), target)
 
-    check_grad(loss_at_input, x, grad_x, rtol=1e-6, atol=1e-8)
+    check_grad(loss_at_input, x, grad_x, rtol=1e-6, atol=1e-7)
     for p in ours.parameters():
         saved = p.data
 
@@ -121,7 +122,7 @@ def test_parameter_grads_match_finite_differences(
             p.data = a
             return MSE()(ours(x), target)
 
-        check_grad(loss_at, saved, p.grad, rtol=1e-6, atol=1e-8)
+        check_grad(loss_at, saved, p.grad, rtol=1e-6, atol=1e-7)
         p.data = saved
 
 
