@@ -104,6 +104,6 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (tests/bench_*.py), each measuring its variants side by side in one run."""
-    install(session, "test")
+    install(session, "test,bench")
     for script in sorted(Path("tests").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)

@@ -5,7 +5,8 @@ step spends its time). The network is the one of chapter 07: three 3×3
 convolutions of 8, 16 and 32 channels, stride 2, padding 1, each followed by a
 ReLU, then global average pooling and a linear layer to ten classes; batch 64,
 float32. Both sides start from the same weights and data and run on one thread
-(BLAS and PyTorch thread counts are set before numpy and torch are imported):
+(``deepfound.bench.run_as_benchmark`` sets the thread counts before numpy and
+torch are imported, and lets OpenBLAS pick its own kernel):
 with more threads, contention on a shared machine moves the ratio more than any
 change to the code. The variants are timed in interleaved rounds, and the ratio
 deepfound / PyTorch is the median of the rounds' ratios; a second line gives the ratio
@@ -14,14 +15,10 @@ of the fastest repeats.
 
 from __future__ import annotations
 
-import os
+import statistics
 import sys
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
-
-import math  # noqa: E402
-import statistics  # noqa: E402
+from deepfound.bench import run_as_benchmark
 
 WIDTHS = (8, 16, 32)
 BATCH = 64
@@ -108,32 +105,23 @@ def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
 
 
 def measure() -> None:
-    import numpy as np
     import torch
 
-    from deepfound.bench import format_seconds, time_call
+    from deepfound.bench import describe_blas, format_seconds, ratio_of_rounds, time_rounds
 
     torch.set_num_threads(1)
     ours, theirs = steps(BATCH)
-    runs = {"deepfound": [], "PyTorch": []}
-    best = {"deepfound": math.inf, "PyTorch": math.inf}
-    for _ in range(ROUNDS):
-        for name, fn in (("deepfound", ours), ("PyTorch", theirs)):
-            timing = time_call(fn, repeats=3, min_time=0.2)
-            runs[name].append(timing.median)
-            best[name] = min(best[name], timing.best)
-    pairs = zip(runs["deepfound"], runs["PyTorch"], strict=True)
-    ratio = statistics.median(ours / theirs for ours, theirs in pairs)
+    runs = time_rounds({"deepfound": ours, "PyTorch": theirs}, rounds=ROUNDS)
+    ratio = ratio_of_rounds(runs["deepfound"], runs["PyTorch"])
     label = f"CNN {'-'.join(map(str, WIDTHS))} training step, batch {BATCH}"
-    print(
-        f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
-        f"(torch.get_num_threads() = {torch.get_num_threads()})"
-    )
+    print(f"\n{describe_blas()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     print(f"{'case':40} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
-    cells = " ".join(f"{format_seconds(statistics.median(runs[n])):>12}" for n in runs)
+    medians = {n: statistics.median(t.median for t in runs[n]) for n in runs}
+    cells = " ".join(f"{format_seconds(medians[n]):>12}" for n in runs)
     print(f"{label:40} {cells} {ratio:7.2f}")
     # The fastest repeat of each is the one least disturbed by other work on the machine;
     # deepfound's step moves more memory than PyTorch's and suffers more from a busy machine.
+    best = {n: min(t.best for t in runs[n]) for n in runs}
     cells = " ".join(f"{format_seconds(best[n]):>12}" for n in best)
     print(f"{'  the same, fastest repeats':40} {cells} {best['deepfound'] / best['PyTorch']:7.2f}")
 
@@ -150,6 +138,7 @@ def profile(n_steps: int = 300) -> None:
 
 
 def main() -> None:
+    run_as_benchmark()
     print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
     measure()
     if "--profile" in sys.argv[1:]:

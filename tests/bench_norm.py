@@ -6,25 +6,24 @@ strides 2, 1, 2, 1, 2, 1, each followed by ``BatchNorm2d`` and a ReLU, then glob
 average pooling and a linear layer; batch 64, float32, SGD with momentum 0.9. The
 same network without batch normalization (convolutions with biases) is timed
 beside it, which shows what the normalization costs on each side. Both sides
-start from the same weights and data, run on one thread (BLAS and PyTorch thread
-counts are set before numpy and torch are imported), and are timed in interleaved
-rounds; a ratio deepfound / PyTorch is the median of the rounds' ratios.
+start from the same weights and data, run on one thread (set before numpy and torch
+are imported, by ``deepfound.bench.run_as_benchmark``, which also lets OpenBLAS pick
+its own kernel), and are timed in interleaved rounds; a ratio deepfound / PyTorch
+is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
-import os
+import statistics
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
-
-import statistics  # noqa: E402
+from deepfound.bench import run_as_benchmark
 
 WIDTHS = (8, 16, 16, 32, 32, 64)
 STRIDES = (2, 1, 2, 1, 2, 1)
 BATCH = 64
 LR, MOMENTUM = 1e-3, 0.9
 ROUNDS = 5
+SIDES = ("deepfound", "PyTorch")
 
 
 def models(batch_norm: bool):
@@ -107,32 +106,35 @@ def steps(batch_norm: bool):
 
 
 def measure() -> None:
-    import numpy as np
     import torch
 
-    from deepfound.bench import format_seconds, time_call
+    from deepfound.bench import describe_blas, format_seconds, ratio_of_rounds, time_rounds
 
     torch.set_num_threads(1)
     cases = {"with batch norm": steps(True), "without": steps(False)}
-    runs = {(case, side): [] for case in cases for side in ("deepfound", "PyTorch")}
-    for _ in range(ROUNDS):
-        for case, pair in cases.items():
-            for side, fn in zip(("deepfound", "PyTorch"), pair, strict=True):
-                runs[case, side].append(time_call(fn, repeats=3, min_time=0.2).median)
-    print(
-        f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
-        f"(torch.get_num_threads() = {torch.get_num_threads()})"
-    )
+    fns = {
+        (case, side): fn
+        for case, pair in cases.items()
+        for side, fn in zip(SIDES, pair, strict=True)
+    }
+    runs = time_rounds(fns, rounds=ROUNDS)
+    print(f"\n{describe_blas()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     print(f"{'case':50} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
     for case in cases:
         ours, theirs = runs[case, "deepfound"], runs[case, "PyTorch"]
-        ratio = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
         label = f"CNN {'-'.join(map(str, WIDTHS))} step, batch {BATCH}, {case}"
-        times = f"{format_seconds(statistics.median(ours)):>12} "
-        times += f"{format_seconds(statistics.median(theirs)):>12}"
-        print(f"{label:50} {times} {ratio:7.2f}")
+        times = " ".join(
+            f"{format_seconds(statistics.median(t.median for t in side)):>12}"
+            for side in (ours, theirs)
+        )
+        print(f"{label:50} {times} {ratio_of_rounds(ours, theirs):7.2f}")
+
+
+def main() -> None:
+    run_as_benchmark()
+    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
+    measure()
 
 
 if __name__ == "__main__":
-    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
-    measure()
+    main()

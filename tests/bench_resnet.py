@@ -6,22 +6,20 @@ library's step spends its time). The network is the one chapter 10 trains:
 block per stage, global average pooling and a linear head; batch 128, float32, SGD
 with Nesterov momentum and weight decay. The PyTorch network is the one the tests
 check ours against (``tests/test_resnet.py``), with the same weights, on the same
-batch. Both sides run on one thread (BLAS and PyTorch thread counts are set before
-numpy and torch are imported); the variants are timed in interleaved rounds, and
-the ratio deepfound / PyTorch is the median of the rounds' ratios.
+batch. Both sides run on one thread (set before numpy and torch are imported, by
+``deepfound.bench.run_as_benchmark``, which also lets OpenBLAS pick its own kernel);
+the variants are timed in interleaved rounds, and the ratio deepfound / PyTorch is
+the median of the rounds' ratios.
 """
 
 from __future__ import annotations
 
-import os
+import statistics
 import sys
+from collections import defaultdict
+from pathlib import Path
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
-
-import statistics  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+from deepfound.bench import run_as_benchmark
 
 WIDTHS = (16, 32, 64)
 STEM_STRIDE = 2
@@ -91,26 +89,20 @@ def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
 
 
 def measure() -> None:
-    import numpy as np
     import torch
 
-    from deepfound.bench import format_seconds, time_call
+    from deepfound.bench import describe_blas, format_seconds, ratio_of_rounds, time_rounds
 
     torch.set_num_threads(1)
     ours, theirs = steps()
-    runs = {"deepfound": [], "PyTorch": []}
-    for _ in range(ROUNDS):
-        for name, fn in (("deepfound", ours), ("PyTorch", theirs)):
-            runs[name].append(time_call(fn, repeats=3, min_time=0.3).median)
-    pairs = zip(runs["deepfound"], runs["PyTorch"], strict=True)
-    ratio = statistics.median(ours / theirs for ours, theirs in pairs)
+    runs = time_rounds({"deepfound": ours, "PyTorch": theirs}, rounds=ROUNDS, min_time=0.3)
+    ratio = ratio_of_rounds(runs["deepfound"], runs["PyTorch"])
     label = f"ResNet {'-'.join(map(str, WIDTHS))} training step, batch {BATCH}"
-    print(
-        f"\n1 thread for BLAS (numpy {np.__version__}) and PyTorch "
-        f"(torch.get_num_threads() = {torch.get_num_threads()})"
-    )
+    print(f"\n{describe_blas()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     print(f"{'case':45} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
-    cells = " ".join(f"{format_seconds(statistics.median(runs[n])):>12}" for n in runs)
+    cells = " ".join(
+        f"{format_seconds(statistics.median(t.median for t in runs[n])):>12}" for n in runs
+    )
     print(f"{label:45} {cells} {ratio:7.2f}")
 
 
@@ -167,6 +159,7 @@ def profile(n_steps: int = 30) -> None:
 
 
 def main() -> None:
+    run_as_benchmark()
     print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
     measure()
     if "--profile" in sys.argv[1:]:

@@ -1,10 +1,12 @@
 """One training step of the deepfound MLP against the same MLP in PyTorch, side by side.
 
 Run with plain ``python tests/bench_training.py`` (``--threads N`` for another thread
-count than one). The script starts itself again with the BLAS and PyTorch thread
-counts set before numpy and torch are imported, so both libraries use the same
-number of threads: one by default, since threads that wait for each other on a
-shared machine turn a timing into noise. Every variant starts from the same weights
+count than one). The script starts itself again (``deepfound.bench.run_as_benchmark``)
+with the BLAS and PyTorch thread counts set before numpy and torch are imported, so
+both libraries use the same number of threads: one by default, since threads that
+wait for each other on a shared machine turn a timing into noise. That process also
+lets OpenBLAS pick its own kernel where the machine pins an older one; the first
+line printed names the kernel that ran. Every variant starts from the same weights
 and data, and the two optimizers are checked to take the same step; the variants
 are timed in interleaved rounds so a change in machine load hits all of them alike.
 Columns, medians over the rounds: a hand-fused numpy step with plain SGD (the floor
@@ -16,10 +18,9 @@ ratio deepfound / PyTorch (the median of the rounds' ratios).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
+
+from deepfound.bench import run_as_benchmark
 
 N_IN, N_OUT = 784, 10
 HIDDEN = 256  # the network of the training chapter
@@ -130,7 +131,7 @@ def check_same_step(model, loss_fn, opt, torch_model, torch_loss, torch_opt, x, 
 def measure(threads: int) -> None:
     import torch
 
-    from deepfound.bench import format_seconds, time_call
+    from deepfound.bench import describe_blas, format_seconds, ratio_of_rounds, time_rounds
 
     torch.set_num_threads(threads)
     cases = [
@@ -139,31 +140,25 @@ def measure(threads: int) -> None:
         ("training step, batch 64, hidden 50, Adam", 50, 64, True, "Adam"),
         (f"forward+backward, batch 50,000, hidden {HIDDEN}", HIDDEN, 50_000, False, "SGD"),
     ]
-    print(
-        f"\n{threads} thread(s) for BLAS and PyTorch (torch.get_num_threads() = "
-        f"{torch.get_num_threads()})"
-    )
+    print(f"\n{describe_blas()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     columns = ("numpy fused", "deepfound", "PyTorch")
     print(f"{'case':46} {'numpy fused':>12} {'deepfound':>12} {'PyTorch':>12} {'ratio':>7}")
     ratios = {}
     for label, hidden, batch, step, optimizer in cases:
-        timed = variants(hidden, batch, step=step, optimizer=optimizer)
-        min_time = 0.2 if batch < 1000 else 0.3
-        rounds = ROUNDS if batch < 1000 else 3
-        runs = {name: [] for name in timed}
-        for _ in range(rounds):
-            for name, fn in timed.items():
-                runs[name].append(time_call(fn, repeats=3, min_time=min_time).median)
-        med = {name: statistics.median(times) for name, times in runs.items()}
-        # Each round times deepfound and PyTorch back to back, so the ratio is taken per round:
-        # the median of the rounds' ratios is the least disturbed by a change in machine load.
-        ratio = statistics.median(
-            ours / theirs for ours, theirs in zip(runs["deepfound"], runs["PyTorch"], strict=True)
+        small = batch < 1000
+        runs = time_rounds(
+            variants(hidden, batch, step=step, optimizer=optimizer),
+            rounds=ROUNDS if small else 3,
+            min_time=0.2 if small else 0.3,
         )
+        ratio = ratio_of_rounds(runs["deepfound"], runs["PyTorch"])
         if hidden == 50:
             ratios[optimizer] = ratio
         cells = " ".join(
-            f"{format_seconds(med[name]) if name in med else '-':>12}" for name in columns
+            f"{format_seconds(statistics.median(t.median for t in runs[name])):>12}"
+            if name in runs
+            else f"{'-':>12}"
+            for name in columns
         )
         print(f"{label:46} {cells} {ratio:7.2f}")
     print()
@@ -178,17 +173,10 @@ def measure(threads: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        measure(args.threads)
-        return
+    run_as_benchmark(args.threads)
     print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(args.threads)
-    command = [sys.executable, __file__, "--child", "--threads", str(args.threads)]
-    subprocess.run(command, env=env, check=True)
+    measure(args.threads)
 
 
 if __name__ == "__main__":

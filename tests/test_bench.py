@@ -1,13 +1,17 @@
-"""deepfound.bench: the loop count, the statistics and the formatting of time_call."""
+"""deepfound.bench: time_call's loop count, statistics and formatting; the benchmarks' helpers."""
 
 from __future__ import annotations
 
 import itertools
 import statistics
+import subprocess
+import sys
 import timeit
 from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from deepfound import bench
@@ -106,3 +110,65 @@ def test_format_seconds(seconds, text):
 def test_timing_str():
     timing = Timing(median=0.0025, best=0.002, loops=64, repeats=5)
     assert str(timing) == "2.5 ms per call (median of 5 x 64)"
+
+
+def test_rounds_interleave_the_functions():
+    order = []
+    runs = bench.time_rounds(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+        rounds=3,
+        repeats=1,
+        min_time=0.0,
+    )
+    assert [len(runs["a"]), len(runs["b"])] == [3, 3]
+    # min_time 0: each time_call probes with one call and times one more, a's then b's.
+    assert "".join(order) == "aabb" * 3
+
+
+def test_ratio_pairs_each_round():
+    def timings(*seconds):
+        return [Timing(s, s, 1, 1) for s in seconds]
+
+    # The ratio of the medians would be 2 / 4; the rounds' ratios are 1, 0.5 and 3.
+    assert bench.ratio_of_rounds(timings(1, 2, 9), timings(1, 4, 3)) == 1.0
+    with pytest.raises(ValueError):
+        bench.ratio_of_rounds(timings(1, 2), timings(1))
+
+
+def test_benchmark_environment():
+    before = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512", "OMP_NUM_THREADS": "8"}
+    env = bench.benchmark_environment(before, 2)
+    assert env == {
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+        "DEEPFOUND_BENCHMARK_PROCESS": "1",
+    }
+    assert before["OPENBLAS_CORETYPE"] == "Haswell"  # the caller's mapping is left as it was
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        bench.benchmark_environment({}, 0)
+
+
+def test_run_as_benchmark_runs_the_script_again_in_its_environment(tmp_path, monkeypatch):
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os, sys\n"
+        "from deepfound.bench import run_as_benchmark\n"
+        "run_as_benchmark(3)\n"
+        "env = os.environ\n"
+        "print(env['OPENBLAS_NUM_THREADS'], env.get('OPENBLAS_CORETYPE'), sys.argv[1:])\n"
+        "sys.exit(7)\n"
+    )
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv("DEEPFOUND_BENCHMARK_PROCESS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(Path(bench.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, str(script), "--flag"], capture_output=True, text=True, check=False
+    )
+    # The child printed once, with its own environment, and its exit code came through.
+    assert done.stdout == "3 None ['--flag']\n", done.stderr
+    assert done.returncode == 7
+
+
+def test_describe_blas_names_numpy():
+    assert bench.describe_blas().startswith(f"numpy {np.__version__}")
