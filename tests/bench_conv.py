@@ -18,6 +18,8 @@ from __future__ import annotations
 import statistics
 import sys
 
+from paired_steps import paired_steps
+
 from deepfound.bench import run_as_benchmark
 
 WIDTHS = (8, 16, 32)
@@ -73,35 +75,9 @@ def models(batch: int):
 
 def steps(batch: int):
     """deepfound's and PyTorch's training step, after checking that both compute the same."""
-    (model, loss_fn, opt, x, y), (t_model, t_loss, t_opt, xt, yt) = models(batch)
-    check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt)
-
-    def deepfound_step():
-        loss_fn(model(x), y)
-        model.backward(loss_fn.backward())
-        opt.step()
-
-    def pytorch_step():
-        t_opt.zero_grad()
-        t_loss(t_model(xt), yt).backward()
-        t_opt.step()
-
-    return deepfound_step, pytorch_step
-
-
-def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
-    """Both networks give the same loss and the same gradients before any timing."""
-    import numpy as np
-
-    ours = loss_fn(model(x), y)
-    model.backward(loss_fn.backward())
-    t_model.zero_grad()
-    theirs = t_loss(t_model(xt), yt)
-    theirs.backward()
-    assert abs(ours - theirs.item()) < 1e-4 * max(1.0, abs(ours)), (ours, theirs.item())
-    for conv, t_conv in zip(model.layers[:-2:2], t_model[:-3:2], strict=True):
-        grad = t_conv.weight.grad.numpy()
-        assert np.allclose(conv.weight.grad, grad, rtol=1e-3, atol=1e-5 * abs(grad).max())
+    ours, theirs = models(batch)
+    convs = zip(ours[0].layers[:-2:2], theirs[0][:-3:2], strict=True)
+    return paired_steps(ours, theirs, ((c.weight, t.weight) for c, t in convs), atol=1e-5)
 
 
 def measure() -> None:

@@ -19,6 +19,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from paired_steps import paired_steps
+
 from deepfound.bench import run_as_benchmark
 
 WIDTHS = (16, 32, 64)
@@ -34,13 +36,12 @@ def steps():
     """deepfound's and PyTorch's training step, after checking that both compute the same."""
     import numpy as np
     import torch
+    from test_resnet import copy_weights, torch_resnet
 
+    from deepfound.conv import Conv2d
     from deepfound.losses import CrossEntropy
     from deepfound.optim import SGD
     from deepfound.resnet import resnet
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_resnet import copy_weights, torch_resnet
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 1, 28, 28), dtype=np.float32)
@@ -52,40 +53,12 @@ def steps():
     loss_fn, opt = CrossEntropy(), SGD(model.parameters(), LR, **options)
     t_loss = torch.nn.CrossEntropyLoss()
     t_opt = torch.optim.SGD(t_model.parameters(), LR, **options)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt)
-
-    def deepfound_step():
-        loss_fn(model(x), y)
-        model.backward(loss_fn.backward())
-        opt.step()
-
-    def pytorch_step():
-        t_opt.zero_grad()
-        t_loss(t_model(xt), yt).backward()
-        t_opt.step()
-
-    return deepfound_step, pytorch_step
-
-
-def check_same_start(model, loss_fn, x, y, t_model, t_loss, xt, yt) -> None:
-    """Both networks give the same loss and the same weight gradients before any timing."""
-    import numpy as np
-
-    from deepfound.conv import Conv2d
-
-    ours = loss_fn(model(x), y)
-    model.backward(loss_fn.backward())
-    t_model.zero_grad()
-    theirs = t_loss(t_model(xt), yt)
-    theirs.backward()
-    assert abs(ours - theirs.item()) < 1e-4 * max(1.0, abs(ours)), (ours, theirs.item())
-    convs = [m for m in model.modules() if isinstance(m, Conv2d)]
-    t_convs = [m for m in t_model.modules() if isinstance(m, type(t_model[0]))]
+    convs = [m.weight for m in model.modules() if isinstance(m, Conv2d)]
+    t_convs = [m.weight for m in t_model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == len(t_convs)
-    for conv, t_conv in zip(convs, t_convs, strict=True):
-        grad = t_conv.weight.grad.numpy()
-        assert np.allclose(conv.weight.grad, grad, rtol=1e-3, atol=1e-4 * abs(grad).max())
+    ours = (model, loss_fn, opt, x, y)
+    theirs = (t_model, t_loss, t_opt, torch.from_numpy(x), torch.from_numpy(y))
+    return paired_steps(ours, theirs, zip(convs, t_convs, strict=True))
 
 
 def measure() -> None:
