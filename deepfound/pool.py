@@ -10,6 +10,8 @@ Everything here is importable from :mod:`deepfound.conv` too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from deepfound.im2col import check_image, check_int, output_size
@@ -128,10 +130,20 @@ def avg_pool2d_grad(
 
 
 class _Pool(Module):
-    """A pooling layer: its window size and stride, and its ``repr``."""
+    """A pooling layer: window size, stride, pooling function and its gradient, and ``repr``."""
+
+    _pool: Callable[..., np.ndarray]
+    _pool_grad: Callable[..., np.ndarray]
 
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
         self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._pool(x, self.kernel_size, self.stride)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        return self._pool_grad(x, grad_out, self.kernel_size, self.stride)
 
     def __repr__(self) -> str:
         stride = "" if self.stride is None else f", stride={self.stride}"
@@ -148,12 +160,7 @@ class MaxPool2d(_Pool):
     ((3, 8, 14, 14), (3, 8, 28, 28))
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return max_pool2d(x, self.kernel_size, self.stride)
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        (x,) = self.saved_inputs()
-        return max_pool2d_grad(x, grad_out, self.kernel_size, self.stride)
+    _pool, _pool_grad = staticmethod(max_pool2d), staticmethod(max_pool2d_grad)
 
 
 class AvgPool2d(_Pool):
@@ -167,12 +174,7 @@ class AvgPool2d(_Pool):
              [1., 1.]]]])
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return avg_pool2d(x, self.kernel_size, self.stride)
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        (x,) = self.saved_inputs()
-        return avg_pool2d_grad(x, grad_out, self.kernel_size, self.stride)
+    _pool, _pool_grad = staticmethod(avg_pool2d), staticmethod(avg_pool2d_grad)
 
 
 class GlobalAvgPool(Module):

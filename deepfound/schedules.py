@@ -96,6 +96,18 @@ def _one_cycle_phase(
     return phase
 
 
+def _two_phases(
+    phase: Callable[[int], tuple[bool, float]], start: float, peak: float, end: float
+) -> Callable[[int], float]:
+    """From ``start`` to ``peak`` during the warm-up of ``phase``, then from ``peak`` to ``end``."""
+
+    def schedule(step: int) -> float:
+        warming_up, pct = phase(step)
+        return _anneal_cos(start, peak, pct) if warming_up else _anneal_cos(peak, end, pct)
+
+    return schedule
+
+
 def one_cycle(
     max_lr: float,
     total_steps: int,
@@ -127,15 +139,7 @@ def one_cycle(
         )
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
-    phase = _one_cycle_phase(name, total_steps, pct_start)
-
-    def schedule(step: int) -> float:
-        warming_up, pct = phase(step)
-        if warming_up:
-            return _anneal_cos(initial_lr, max_lr, pct)
-        return _anneal_cos(max_lr, min_lr, pct)
-
-    return schedule
+    return _two_phases(_one_cycle_phase(name, total_steps, pct_start), initial_lr, max_lr, min_lr)
 
 
 def one_cycle_momentum(
@@ -165,11 +169,4 @@ def one_cycle_momentum(
             f"got {base_momentum} and {max_momentum}"
         )
     phase = _one_cycle_phase(name, total_steps, pct_start)
-
-    def schedule(step: int) -> float:
-        warming_up, pct = phase(step)
-        if warming_up:
-            return _anneal_cos(max_momentum, base_momentum, pct)
-        return _anneal_cos(base_momentum, max_momentum, pct)
-
-    return schedule
+    return _two_phases(phase, max_momentum, base_momentum, max_momentum)
