@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_compare import check_against_torch
 
 from deepfound.conv import (
     AvgPool2d,
@@ -265,17 +266,7 @@ def test_modules_match_torch(make: Callable, n: int, h: int, w: int, seed: int) 
     ours, theirs = make(seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 3, h, w))
-    x_t = torch.tensor(x, requires_grad=True)
-    out_t = theirs(x_t)
-    out = ours(x)
-    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    grad_out = rng.standard_normal(out.shape)
-    out_t.backward(torch.from_numpy(grad_out))
-    test_near(ours.backward(grad_out), x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
-    grads = [p.grad for p in ours.parameters()]
-    assert len(grads) == len(list(theirs.parameters()))
-    for grad, p_t in zip(grads, theirs.parameters(), strict=True):
-        test_near(grad, p_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    check_against_torch(ours, theirs, x, rng, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("make", MODULES)

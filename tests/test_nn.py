@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_compare import check_against_torch
 
 from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
 from deepfound.testing import check_grad, test_near
@@ -65,18 +66,7 @@ def test_forward_and_backward_match_torch(
     ours, theirs = make(n_in, n_out, seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n_in))
-    x_t = torch.tensor(x, requires_grad=True)
-    out_t = theirs(x_t)
-    out = ours(x)
-    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-
-    grad_out = rng.standard_normal(out.shape)
-    out_t.backward(torch.from_numpy(grad_out))
-    test_near(ours.backward(grad_out), x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
-    ours_grads = [p.grad for p in ours.parameters()]
-    assert len(ours_grads) == len(list(theirs.parameters()))
-    for g, g_t in zip(ours_grads, _torch_grads(theirs), strict=True):
-        test_near(g, g_t, rtol=1e-10, atol=1e-12)
+    check_against_torch(ours, theirs, x, rng, rtol=1e-10, atol=1e-12, torch_grads=_torch_grads)
 
 
 @pytest.mark.parametrize("make", MODULES, ids=IDS)
