@@ -16,11 +16,8 @@ of the fastest repeats.
 from __future__ import annotations
 
 import statistics
-import sys
 
-from paired_steps import paired_steps
-
-from deepfound.bench import run_as_benchmark
+from paired_steps import benchmark_main, paired_steps
 
 WIDTHS = (8, 16, 32)
 BATCH = 64
@@ -113,13 +110,5 @@ def profile(n_steps: int = 300) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
-def main() -> None:
-    run_as_benchmark()
-    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
-    measure()
-    if "--profile" in sys.argv[1:]:
-        profile()
-
-
 if __name__ == "__main__":
-    main()
+    benchmark_main(measure, profile)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import statistics
 
-from paired_steps import paired_steps
-
-from deepfound.bench import run_as_benchmark
+from paired_steps import benchmark_main, paired_steps
 
 WIDTHS = (8, 16, 16, 32, 32, 64)
 STRIDES = (2, 1, 2, 1, 2, 1)
@@ -111,11 +109,5 @@ def measure() -> None:
         print(f"{label:50} {times} {ratio_of_rounds(ours, theirs):7.2f}")
 
 
-def main() -> None:
-    run_as_benchmark()
-    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
-    measure()
-
-
 if __name__ == "__main__":
-    main()
+    benchmark_main(measure)

@@ -15,13 +15,10 @@ the median of the rounds' ratios.
 from __future__ import annotations
 
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-from paired_steps import paired_steps
-
-from deepfound.bench import run_as_benchmark
+from paired_steps import benchmark_main, paired_steps
 
 WIDTHS = (16, 32, 64)
 STEM_STRIDE = 2
@@ -131,13 +128,5 @@ def profile(n_steps: int = 30) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
 
 
-def main() -> None:
-    run_as_benchmark()
-    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
-    measure()
-    if "--profile" in sys.argv[1:]:
-        profile()
-
-
 if __name__ == "__main__":
-    main()
+    benchmark_main(measure, profile)

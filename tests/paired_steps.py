@@ -44,3 +44,16 @@ def paired_steps(ours, theirs, weights: Iterable, *, atol: float = 1e-4) -> tupl
         t_opt.step()
 
     return deepfound_step, pytorch_step
+
+
+def benchmark_main(measure: Callable[[], None], profile: Callable[[], None] | None = None) -> None:
+    """A benchmark's ``main``: its own process, the ratios, and ``--profile`` if it has one."""
+    import sys
+
+    from deepfound.bench import run_as_benchmark
+
+    run_as_benchmark()
+    print("deepfound / PyTorch: time of deepfound divided by PyTorch's (below 1: deepfound faster)")
+    measure()
+    if profile is not None and "--profile" in sys.argv[1:]:
+        profile()
