@@ -103,7 +103,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (tests/bench_*.py), each measuring its variants side by side in one run."""
+    """Benchmarks (tests/bench_*.py), each measuring its variants side by side in one run.
+
+    ``nox -s bench -- tests/bench_resnet.py --profile`` runs one of them, with its options.
+    """
     install(session, "test,bench")
-    for script in sorted(Path("tests").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+    scripts, args = sorted(Path("tests").glob("bench_*.py")), list(session.posargs)
+    if args and args[0].endswith(".py"):
+        script = Path(args.pop(0))
+        if script not in scripts:
+            session.error(f"no such benchmark: {script} (one of {', '.join(map(str, scripts))})")
+        scripts = [script]
+    for script in scripts:
+        session.run("python", str(script), *args)
