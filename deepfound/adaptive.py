@@ -104,7 +104,8 @@ class Adam(_Scratch):
     .. math::
 
         m \\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\qquad
-        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2, \\qquad
+        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2,
+
         p \\leftarrow p - \\frac{\\eta}{1 - \\beta_1^t} \\,
             \\frac{m}{\\sqrt{v} / \\sqrt{1 - \\beta_2^t} + \\epsilon}.
 

@@ -10,8 +10,9 @@ checked to have been executed. Then the build is served on 127.0.0.1 and every p
 it is opened in headless Chromium (Debian's ``chromium`` and ``chromium-driver``), which must
 show: no JavaScript console errors; no request to any other host; every image loaded; every
 formula typeset by MathJax and no raw TeX (``\\(``, ``\\[``, ``$$``, ``$...$``) left in the
-text; every link within the site pointing at a file of the build, and every ``#anchor`` at an
-element of that page; every Binder or Colab launch button at a notebook of the build. A
+text; no displayed formula wider than the text column of a 1280-pixel window; every link
+within the site pointing at a file of the build, and every ``#anchor`` at an element of that
+page; every Binder or Colab launch button at a notebook of the build. A
 screenshot of each page is saved, and the search page must find "Kaiming". The script exits
 with status 1 and lists every problem if anything is wrong.
 """
@@ -262,6 +263,11 @@ async function inspect() {
     .map((m) => m.textContent.slice(0, 80));
   report.mathErrors = [...document.querySelectorAll("mjx-merror")]
     .map((m) => m.textContent.slice(0, 80));
+  // A displayed formula wider than the column shows a scrollbar and hides its end.
+  report.wideMath = [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter((m) => m.scrollWidth > m.clientWidth + 1)
+    .map((m) => ({width: m.scrollWidth, column: m.clientWidth,
+      text: (m.querySelector("mjx-assistive-mml") || m).textContent.slice(0, 60)}));
   const skip = "script, style, pre, code, kbd, samp, textarea, mjx-container";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   report.text = [];
@@ -365,6 +371,10 @@ def check_page(driver, root: Path, page: Path, base: str, shots: Path) -> tuple[
         problems.append(f"{report['maths']} formulas but MathJax {report['mathjax']}")
     problems += [f"formula not typeset: {text}" for text in report["untypeset"]]
     problems += [f"MathJax error: {text}" for text in report["mathErrors"]]
+    problems += [
+        f"formula wider than the text column ({m['width']} px in {m['column']} px): {m['text']}"
+        for m in report["wideMath"]
+    ]
     for match in RAW_TEX.finditer(report["text"]):
         context = report["text"][max(match.start() - 30, 0) : match.end() + 30]
         problems.append(f"raw TeX in the text: ...{' '.join(context.split())}...")
