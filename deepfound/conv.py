@@ -195,7 +195,9 @@ def conv2d_grad(
     ``grad_K = cols.T @ G``, ``grad_bias = G.sum(0)``, and ``grad_cols = G @ K.T``,
     which :func:`~deepfound.im2col.col2im` adds back onto the image: a
     *transposed convolution*. (``grad_cols`` is computed offset by offset, in the
-    layout col2im takes.)
+    layout col2im takes.) With stride 1 that sum is computed as the convolution of
+    ``grad_out``, padded by ``k - 1 - padding``, with the kernels flipped and their
+    input and output channels swapped: one product, and no col2im.
 
     Parameters
     ----------
@@ -243,7 +245,15 @@ def _backward(cols, x_shape, weight, grad_out, stride, padding, input_grad):
     grad_k = g.T @ cols  # (c_out, kh * kw * c_in)
     grad_w = np.ascontiguousarray(grad_k.reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2))
     grad_x = None
-    if input_grad:
+    if input_grad and stride == 1 and kh == kw and padding <= kh - 1:
+        # With stride 1 the scatter is the convolution of grad_out, padded by k - 1 - p, with the
+        # kernels flipped and in and out channels swapped: the windows of grad_out and one
+        # product, which move less memory than nine products and col2im's nine additions.
+        flipped = weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(kh * kw * c_out, c_in)
+        rows = window_rows(pad_channels_last(grad_out, kh - 1 - padding), (kh, kw), 1)
+        n, _, h, w = x_shape
+        grad_x = (rows @ flipped).reshape(n, h, w, c_in).transpose(0, 3, 1, 2)
+    elif input_grad:
         # One (c_out, c_in) matrix per offset: each offset's block of grad_cols comes out
         # contiguous, as col2im wants it.
         per_offset = weight.transpose(2, 3, 0, 1).reshape(kh * kw, c_out, c_in)

@@ -47,15 +47,18 @@ from deepfound.testing import check_grad, test_near
 def conv_cases(draw) -> dict:
     """Shapes, stride and padding of a convolution that fits; images down to the kernel's size."""
     k = draw(st.integers(1, 4))
+    kw = draw(st.one_of(st.just(k), st.integers(1, 4)))  # mostly square kernels, some not
     padding = draw(st.integers(0, 2))
-    smallest = max(1, k - 2 * padding)  # the padded image must hold one kernel: a 1×1 output
+    # The padded image must hold one kernel: a 1×1 output.
+    smallest_h, smallest_w = max(1, k - 2 * padding), max(1, kw - 2 * padding)
     return dict(
         n=draw(st.integers(1, 3)),
         c_in=draw(st.integers(1, 3)),
         c_out=draw(st.integers(1, 3)),
-        h=draw(st.integers(smallest, smallest + 6)),
-        w=draw(st.integers(smallest, smallest + 6)),
+        h=draw(st.integers(smallest_h, smallest_h + 6)),
+        w=draw(st.integers(smallest_w, smallest_w + 6)),
         k=k,
+        kw=kw,
         stride=draw(st.integers(1, 3)),
         padding=padding,
         bias=draw(st.booleans()),
@@ -81,7 +84,7 @@ def _conv(case: dict):
     """Our conv2d and grad, torch's conv2d, and the arguments they share, from a drawn case."""
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
-    weight = rng.standard_normal((case["c_out"], case["c_in"], case["k"], case["k"]))
+    weight = rng.standard_normal((case["c_out"], case["c_in"], case["k"], case["kw"]))
     bias = rng.standard_normal(case["c_out"]) if case["bias"] else None
     options = dict(stride=case["stride"], padding=case["padding"])
 
@@ -185,14 +188,15 @@ def test_col2im_is_the_adjoint_of_im2col(case: dict) -> None:
     """<im2col(x), c> = <x, col2im(c)> for every x and c: the scatter is the transposed gather."""
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
-    k, options = case["k"], dict(stride=case["stride"], padding=case["padding"])
-    cols = im2col(x, (k, k), **options)
+    kh, kw = case["k"], case["kw"]
+    options = dict(stride=case["stride"], padding=case["padding"])
+    cols = im2col(x, (kh, kw), **options)
     c = rng.standard_normal(cols.shape)
-    per_offset = c.reshape(len(c), k * k, -1).transpose(1, 0, 2)
-    back = col2im(np.ascontiguousarray(per_offset), x.shape, (k, k), **options)
+    per_offset = c.reshape(len(c), kh * kw, -1).transpose(1, 0, 2)
+    back = col2im(np.ascontiguousarray(per_offset), x.shape, (kh, kw), **options)
     test_near(float((cols * c).sum()), float((x * back).sum()), rtol=1e-10)
-    size = (output_size(case["h"], k, **options), output_size(case["w"], k, **options))
-    assert cols.shape == (case["n"] * size[0] * size[1], k * k * case["c_in"])
+    size = (output_size(case["h"], kh, **options), output_size(case["w"], kw, **options))
+    assert cols.shape == (case["n"] * size[0] * size[1], kh * kw * case["c_in"])
 
 
 def _copy_conv(ours: Conv2d) -> torch.nn.Conv2d:
