@@ -4,9 +4,15 @@
   ``default_mode``; left empty, a first visit logs "Got invalid theme mode".
 - Some extensions add their inline configuration script once per build phase, so a page can
   carry it twice, and the second ``const`` declaration is a JavaScript error.
+- The site's ``index.html`` only sends the browser on to the first chapter. Left as a bare
+  ``<meta>`` redirect, it names no icon, and the browser asks for ``/favicon.ico``, which the
+  site does not have: a 404 in the console. It is written here as a whole page instead.
 """
 
 from __future__ import annotations
+
+import html
+from pathlib import Path
 
 
 def unique_scripts(scripts: list) -> list:
@@ -37,7 +43,41 @@ def _fix_page(app, pagename, templatename, context, doctree) -> None:
         context["script_files"] = unique_scripts(context["script_files"])
 
 
+def redirect_page(target: str, title: str, icon: str | None) -> str:
+    """A page that sends the browser on to ``target``, with a link for one that does not follow.
+
+    Examples
+    --------
+    >>> page = redirect_page("book/intro.html", "deepfound", "_static/favicon.svg")
+    >>> '<link rel="icon" href="_static/favicon.svg">' in page
+    True
+    >>> '<meta http-equiv="refresh" content="0; url=book/intro.html">' in page
+    True
+    """
+    target, title = html.escape(target), html.escape(title)
+    icon_link = f'<link rel="icon" href="{html.escape(icon)}">\n' if icon else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n{icon_link}"
+        f'<meta http-equiv="refresh" content="0; url={target}">\n</head>\n'
+        f'<body><p><a href="{target}">{title}</a></p></body>\n</html>\n'
+    )
+
+
+def _write_index(app, exception) -> None:
+    root = app.config.root_doc
+    if exception is not None or app.builder.name != "html" or root == "index":
+        return
+    favicon = app.config.html_favicon
+    icon = f"_static/{Path(favicon).name}" if favicon else None
+    page = redirect_page(f"{root}.html", app.config.project, icon)
+    Path(app.outdir, "index.html").write_text(page, encoding="utf-8")
+
+
 def setup(app) -> dict:
     """Register the fixes with Sphinx."""
     app.connect("html-page-context", _fix_page)
+    # Before sphinx-external-toc's handler (priority 500), which writes a bare redirect when
+    # it finds no index.html.
+    app.connect("build-finished", _write_index, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
