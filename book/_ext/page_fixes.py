@@ -70,7 +70,7 @@ def _write_index(app, exception) -> None:
         return
     favicon = app.config.html_favicon
     icon = f"_static/{Path(favicon).name}" if favicon else None
-    page = redirect_page(f"{root}.html", app.config.project, icon)
+    page = redirect_page(f"{root}.html", app.config.html_title or app.config.project, icon)
     Path(app.outdir, "index.html").write_text(page, encoding="utf-8")
 
 
