@@ -79,7 +79,7 @@ def lr_find(
     moving average (factor ``beta``) exceeds ``diverge`` times the lowest it has been.
     The model trains in training mode. Afterwards, even if a step raised, every parameter
     of ``model`` holds its old values again (copied back into the same arrays), so do the
-    other arrays its modules keep (such as batch normalization's running statistics),
+    other public arrays its modules keep (such as batch normalization's running statistics),
     every module is back in its old mode, and ``opt`` has its old state and learning rate.
 
     Parameters
@@ -157,7 +157,11 @@ def lr_find(
 
 
 class _ModelState:
-    """A copy of a model's parameters, of the other arrays its modules keep, and of their modes."""
+    """A copy of a model's parameters, of the public arrays its modules keep, and of their modes.
+
+    Private arrays (a leading underscore: scratch memory, what the backward pass needs) are
+    rebuilt by the next forward pass, so they are neither copied nor restored.
+    """
 
     def __init__(self, model: Module) -> None:
         self.weights = [(p.data, p.data.copy()) for p in model.parameters()]
@@ -167,7 +171,7 @@ class _ModelState:
             (module, name, array, array.copy())
             for module in modules
             for name, array in vars(module).items()
-            if isinstance(array, np.ndarray)
+            if isinstance(array, np.ndarray) and not name.startswith("_")
         ]
 
     def restore(self) -> None:
