@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from provenance import is_exact
+
 SETUP_TAG = "deepfound-setup"
 
 
@@ -100,7 +102,7 @@ def _point_at_notebooks(app, pagename, templatename, context, doctree) -> None:
         return
     commit = app.env.deepfound_provenance["commit"]
     repository = context.get("theme_repository_url", "")
-    pinned = commit if commit != "unknown" and "+" not in commit else "main"
+    pinned = commit if is_exact(commit) else "main"
     add_setup_cell(Path(app.outdir, "_sources", ipynb), f"deepfound @ git+{repository}@{pinned}")
     branch = context.get("theme_repository_branch") or "main"
     for group in context.get("header_buttons", []):

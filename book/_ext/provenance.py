@@ -40,6 +40,17 @@ def git_commit(folder: str | Path) -> str:
     return commit + ("+modified" if modified else "")
 
 
+def is_exact(commit: str) -> bool:
+    """Whether ``commit`` (as :func:`git_commit` gives it) names the very sources of the build.
+
+    Examples
+    --------
+    >>> is_exact("abc1234"), is_exact("abc1234+modified"), is_exact("unknown")
+    (True, False, False)
+    """
+    return commit != "unknown" and "+" not in commit
+
+
 def package_version(name: str) -> str:
     """Installed version of a distribution, or ``"not installed"``.
 
@@ -95,7 +106,7 @@ def footer_html(info: dict[str, str], repository_url: str = "") -> str:
     <p ...commit <a href="https://github.com/o/r/commit/abc1234">abc1234</a>, and ...</p>
     """
     commit = html.escape(info["commit"])
-    if repository_url and info["commit"] not in ("unknown",) and "+" not in info["commit"]:
+    if repository_url and is_exact(info["commit"]):
         commit = f'<a href="{html.escape(repository_url)}/commit/{commit}">{commit}</a>'
     return (
         f'<p class="provenance">Built from deepfound {html.escape(info["deepfound"])}, '
