@@ -102,6 +102,18 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def margins(session: nox.Session) -> None:
+    """Every result a chapter asserts, rerun under other BLAS kernels, thread counts and seeds.
+
+    Prints, per assert, the bar, the lowest, median and highest result and the worst margin;
+    ``--chapters`` adds each chapter's peak memory. ``nox -s margins -- resnet --seeds 0 1``
+    sweeps one assert (see ``python tests/margins.py --help``). About 40 minutes here.
+    """
+    install(session, "test,book,bench")
+    session.run("python", "tests/margins.py", *session.posargs)
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (tests/bench_*.py), each measuring its variants side by side in one run.
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepfound.loader import Dataset
+
 
 def random_shift(images: np.ndarray, max_shift: int, *, fill: float = 0.0, rng=None) -> np.ndarray:
     """Each image of ``images`` (n, c, h, w) moved by its own random offset: data augmentation.
@@ -61,3 +63,31 @@ def random_shift(images: np.ndarray, max_shift: int, *, fill: float = 0.0, rng=N
             chosen = np.flatnonzero((oy == y) & (ox == x))
             out[chosen] = padded[chosen, :, y : y + h, x : x + w]
     return out
+
+
+class Shifted(Dataset):
+    """A dataset whose images come out moved by fresh random offsets every time they are drawn.
+
+    ``shifted[i]`` is ``(random_shift(x[i], max_shift, fill=fill, rng=rng), y[i])``: a
+    :class:`~deepfound.loader.DataLoader` over it gives the network a new copy of
+    each image in every epoch.
+
+    Examples
+    --------
+    >>> images = np.arange(18.0).reshape(2, 1, 3, 3)
+    >>> shifted = Shifted(images, np.array([0, 1]), 1, fill=-1.0, rng=0)
+    >>> x, y = shifted[np.array([1])]
+    >>> x[0, 0], y
+    (array([[12., 13., 14.],
+           [15., 16., 17.],
+           [-1., -1., -1.]]), array([1]))
+    """
+
+    def __init__(self, x, y, max_shift: int, *, fill: float = 0.0, rng=None) -> None:
+        super().__init__(x, y)
+        self.max_shift, self.fill = max_shift, fill
+        self.rng = np.random.default_rng(rng)
+
+    def __getitem__(self, i) -> tuple[np.ndarray, np.ndarray]:
+        x, y = super().__getitem__(i)
+        return random_shift(x, self.max_shift, fill=self.fill, rng=self.rng), y
