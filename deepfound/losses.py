@@ -4,9 +4,15 @@ Each function sits beside its gradient. ``logits`` are a network's raw outputs,
 shape (n, n_classes); ``target`` holds the true class of each row as integers in
 ``[0, n_classes)``, shape (n,). Nested lists are accepted wherever arrays are; no
 rows at all is an error, as the mean over them is undefined.
+
+``label_smoothing`` (Szegedy et al. 2016), as PyTorch defines it: with smoothing
+``eps`` over ``C`` classes the target of a row is the distribution
+``(1 - eps) * one_hot(target) + eps / C`` instead of the one-hot vector.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -149,34 +155,73 @@ def nll_grad(log_probs: np.ndarray, target: np.ndarray) -> np.ndarray:
     return grad
 
 
-def cross_entropy(logits: np.ndarray, target: np.ndarray) -> float:
+def _checked_smoothing(name: str, label_smoothing) -> float:
+    """``label_smoothing`` as a float, once it is a real number in [0, 1]."""
+    # bool is an int to Python, but True is far likelier a misplaced flag than a smoothing of 1.
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(
+            f"{name}: label_smoothing must be a real number in [0, 1], "
+            f"got {label_smoothing!r} of type {type(label_smoothing).__name__}"
+        )
+    if not 0 <= label_smoothing <= 1:  # also false for nan
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    return float(label_smoothing)
+
+
+def cross_entropy(logits: np.ndarray, target: np.ndarray, *, label_smoothing: float = 0.0) -> float:
     """Cross-entropy of raw scores against class labels: ``nll(log_softmax(logits), target)``.
+
+    With ``label_smoothing=eps``, the cross-entropy against the smoothed target
+    ``(1 - eps) * one_hot(target) + eps / C``: ``(1 - eps)`` times the loss above plus
+    ``eps`` times the mean of ``-log_softmax(logits)`` over the classes, averaged
+    over the rows; ``torch.nn.functional.cross_entropy(..., label_smoothing=eps)``.
 
     Examples
     --------
     >>> print(cross_entropy(np.array([[0.0, np.log(3.0)]]), np.array([1])))
     0.2876820724517809
+    >>> print(cross_entropy(np.array([[0.0, np.log(3.0)]]), np.array([1]), label_smoothing=0.2))
+    0.39754330131859184
     """
     logits, target = _checked("cross_entropy", logits, target)
-    return nll(log_softmax(logits), target)
+    label_smoothing = _checked_smoothing("cross_entropy", label_smoothing)
+    log_probs = log_softmax(logits)
+    loss = nll(log_probs, target)
+    if label_smoothing:
+        # The eps / C that every class gets adds eps times the mean of -log_probs, over the
+        # classes of a row and then over the rows: the mean of the whole array.
+        loss = (1 - label_smoothing) * loss + label_smoothing * float(-log_probs.mean())
+    return loss
 
 
-def cross_entropy_grad(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
+def cross_entropy_grad(
+    logits: np.ndarray, target: np.ndarray, *, label_smoothing: float = 0.0
+) -> np.ndarray:
     """Gradient of :func:`cross_entropy`: ``(softmax(logits) - one_hot(target)) / n``.
+
+    With ``label_smoothing=eps`` the smoothed target takes the one-hot's place:
+    ``(softmax(logits) - (1 - eps) * one_hot(target) - eps / C) / n``.
 
     Examples
     --------
     >>> cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([1]))
     array([[ 0.25, -0.25]])
+    >>> cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([1]), label_smoothing=0.2)
+    array([[ 0.15, -0.15]])
     """
     logits, target = _checked("cross_entropy_grad", logits, target)
-    return _softmax_minus_one_hot(softmax(logits), target)
+    label_smoothing = _checked_smoothing("cross_entropy_grad", label_smoothing)
+    return _softmax_minus_target(softmax(logits), target, label_smoothing)
 
 
-def _softmax_minus_one_hot(probs: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``(probs - one_hot(target)) / n``, computed in place on ``probs``."""
-    n = len(target)
-    probs[np.arange(n), target] -= 1
+def _softmax_minus_target(
+    probs: np.ndarray, target: np.ndarray, label_smoothing: float
+) -> np.ndarray:
+    """``(probs - smoothed one_hot(target)) / n``, computed in place on ``probs``."""
+    n, n_classes = probs.shape
+    if label_smoothing:
+        probs -= label_smoothing / n_classes
+    probs[np.arange(n), target] -= 1 - label_smoothing
     probs /= n
     return probs
 
@@ -200,7 +245,13 @@ class CrossEntropy(Module):
     fewer array operations, since a training step runs it once per batch: the
     forward pass keeps the softmax probabilities, the loss needs the log-softmax
     only at each row's true class, and the backward pass only subtracts the
-    one-hot target from the kept probabilities and divides by ``n``.
+    one-hot target (smoothed, with ``label_smoothing``) from the kept probabilities
+    and divides by ``n``.
+
+    Parameters
+    ----------
+    label_smoothing : float, optional
+        Smoothing ``eps`` in [0, 1] of the one-hot target, as in :func:`cross_entropy`.
 
     Examples
     --------
@@ -209,7 +260,15 @@ class CrossEntropy(Module):
     0.2876820724517809
     >>> loss.backward()
     array([[ 0.25, -0.25]])
+    >>> smoothed = CrossEntropy(label_smoothing=0.5)
+    >>> print(smoothed(np.array([[0.0, np.log(3.0)]]), np.array([0])))
+    1.111641288952863
+    >>> smoothed.backward(2.0)
+    array([[-1.,  1.]])
     """
+
+    def __init__(self, *, label_smoothing: float = 0.0) -> None:
+        self.label_smoothing = _checked_smoothing("CrossEntropy", label_smoothing)
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         logits, target = _checked("CrossEntropy", logits, target)
@@ -231,13 +290,32 @@ class CrossEntropy(Module):
         self.true_class = rows + target  # flat positions, kept for backward
         # -log softmax(x)_y = log(sum(exp(x - m))) - (x_y - m), with m the row's maximum.
         # (A sum divided by n: ndarray.mean adds a few microseconds of Python around the same sum.)
-        return float((np.log(sums) - shifted.ravel()[self.true_class]).sum() / n)
+        log_sums = np.log(sums)
+        loss = (log_sums - shifted.ravel()[self.true_class]).sum() / n
+        if self.label_smoothing:
+            # The mean of -log softmax(x) over a row's classes: log(sum(exp(x - m))) - mean(x - m).
+            row_means = (shifted @ np.ones(n_classes, shifted.dtype)) / n_classes
+            smooth = (log_sums - row_means).sum() / n
+            loss = (1 - self.label_smoothing) * loss + self.label_smoothing * smooth
+        return float(loss)
 
-    def backward(self) -> np.ndarray:
+    def backward(self, grad_out: float = 1.0) -> np.ndarray:
+        """``d loss / d logits`` times ``grad_out``, a number (the loss is one number)."""
+        if isinstance(grad_out, np.ndarray) and grad_out.ndim:  # np.ndim of a number costs a µs
+            raise ValueError(
+                f"CrossEntropy.backward: grad_out must be a number, as the loss is one, "
+                f"got shape {np.shape(grad_out)}"
+            )
         n = len(self.saved_inputs()[1])
         grad = self.probs / n
-        grad.ravel()[self.true_class] -= 1 / n
+        if self.label_smoothing:
+            grad -= self.label_smoothing / (n * self.probs.shape[1])
+        grad.ravel()[self.true_class] -= (1 - self.label_smoothing) / n
+        if grad_out != 1:
+            grad *= grad_out  # in place, so that a float32 gradient stays float32
         return grad
 
     def __repr__(self) -> str:
+        if self.label_smoothing:
+            return f"CrossEntropy(label_smoothing={self.label_smoothing})"
         return "CrossEntropy()"

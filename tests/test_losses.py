@@ -1,5 +1,7 @@
 """deepfound.losses against PyTorch (float64), finite differences, and extreme logits."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -30,15 +32,33 @@ ROW_FUNCTIONS = [
     (softmax, lambda t: F.softmax(t, dim=-1)),
     (logsumexp, lambda t: torch.logsumexp(t, dim=-1)),
 ]
+# Label smoothings beside none, among them the extreme of a uniform target.
+SMOOTHINGS = [0.1, 0.5, 1.0]
 # Functions of (scores, target) returning a scalar: (ours, PyTorch's, our gradient or None).
 TARGET_FUNCTIONS = [
     (cross_entropy, F.cross_entropy, cross_entropy_grad),
+    *[
+        (
+            partial(cross_entropy, label_smoothing=eps),
+            partial(F.cross_entropy, label_smoothing=eps),
+            partial(cross_entropy_grad, label_smoothing=eps),
+        )
+        for eps in SMOOTHINGS
+    ],
     (nll, F.nll_loss, nll_grad),
     (accuracy, lambda s, t: (s.argmax(-1) == t).double().mean(), None),
 ]
+GRADIENT_FUNCTIONS = [triple for triple in TARGET_FUNCTIONS if triple[2] is not None]
 STABLE_ROW_FUNCTIONS = [pair for pair in ROW_FUNCTIONS if pair[0] is not log_softmax_naive]
 
-NAME = lambda f: getattr(f, "__name__", "none")  # noqa: E731
+
+def NAME(f) -> str:
+    if isinstance(f, partial):
+        options = ",".join(f"{key}={value}" for key, value in f.keywords.items())
+        return f"{NAME(f.func)}({options})"
+    return getattr(f, "__name__", "none")
+
+
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 
@@ -95,7 +115,7 @@ def test_target_functions_match_torch(ours, reference, _, data):
     test_near(ours(scores, target), float(torch_value(reference, scores, target)), **TOL)
 
 
-@pytest.mark.parametrize(("ours", "reference", "grad"), TARGET_FUNCTIONS[:2], ids=NAME)
+@pytest.mark.parametrize(("ours", "reference", "grad"), GRADIENT_FUNCTIONS, ids=NAME)
 @settings(max_examples=40, deadline=None)
 @given(data=logits_and_target(bound=1e4))
 def test_gradients_match_autograd(ours, reference, grad, data):
@@ -106,7 +126,7 @@ def test_gradients_match_autograd(ours, reference, grad, data):
     test_near(grad(scores, target), scores_t.grad.numpy(), **TOL)
 
 
-@pytest.mark.parametrize(("ours", "_", "grad"), TARGET_FUNCTIONS[:2], ids=NAME)
+@pytest.mark.parametrize(("ours", "_", "grad"), GRADIENT_FUNCTIONS, ids=NAME)
 @settings(max_examples=15, deadline=None)
 @given(data=logits_and_target(bound=5.0))
 def test_gradients_match_finite_differences(ours, _, grad, data):
@@ -124,25 +144,76 @@ def test_log_softmax_grad_matches_autograd(data):
     test_near(log_softmax_grad(logits, grad_out), logits_t.grad.numpy(), **TOL)
 
 
+@pytest.mark.parametrize("label_smoothing", [0.0, *SMOOTHINGS])
 @settings(max_examples=40, deadline=None)
 @given(data=logits_and_target(bound=1e4))
-def test_cross_entropy_module_matches_the_functions(data):
+def test_cross_entropy_module_matches_the_functions(label_smoothing, data):
     logits, target = data
-    loss = CrossEntropy()
-    test_near(loss(logits, target), cross_entropy(logits, target), **TOL)
+    loss = CrossEntropy(label_smoothing=label_smoothing)
+    test_near(
+        loss(logits, target),
+        cross_entropy(logits, target, label_smoothing=label_smoothing),
+        **TOL,
+    )
     first = loss.backward()
-    test_near(first, cross_entropy_grad(logits, target), **TOL)
+    test_near(first, cross_entropy_grad(logits, target, label_smoothing=label_smoothing), **TOL)
     test_near(loss.backward(), first, **TOL)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, *SMOOTHINGS])
+@settings(max_examples=40, deadline=None)
+@given(data=logits_and_target(bound=1e4), grad_out=st.floats(-10.0, 10.0))
+def test_cross_entropy_module_matches_torch(label_smoothing, data, grad_out):
+    logits, target = data
+    logits_t = torch.tensor(logits, requires_grad=True)
+    loss_t = F.cross_entropy(logits_t, torch.from_numpy(target), label_smoothing=label_smoothing)
+    (grad_t,) = torch.autograd.grad(loss_t, logits_t, retain_graph=True)
+    (scaled_t,) = torch.autograd.grad(loss_t, logits_t, torch.tensor(grad_out, dtype=torch.float64))
+    loss = CrossEntropy(label_smoothing=label_smoothing)
+    test_near(loss(logits, target), loss_t.item(), **TOL)
+    test_near(loss.backward(), grad_t.numpy(), **TOL)
+    test_near(loss.backward(grad_out), scaled_t.numpy(), **TOL)
+    test_near(loss.backward(np.array(grad_out)), scaled_t.numpy(), **TOL)
+
+
+def test_label_smoothing_of_zero_is_the_plain_loss_bit_for_bit():
+    logits = np.random.default_rng(0).normal(0, 3, (7, 5))
+    target = np.array([0, 4, 2, 2, 1, 3, 0])
+    assert cross_entropy(logits, target, label_smoothing=0.0) == nll(log_softmax(logits), target)
+    np.testing.assert_array_equal(
+        cross_entropy_grad(logits, target, label_smoothing=0), cross_entropy_grad(logits, target)
+    )
+    plain, smoothed = CrossEntropy(), CrossEntropy(label_smoothing=0.0)
+    assert plain(logits, target) == smoothed(logits, target)
+    np.testing.assert_array_equal(plain.backward(), smoothed.backward())
+    np.testing.assert_array_equal(plain.backward(1.0), plain.backward())
+
+
+def test_label_smoothing_of_a_class_without_probability_is_infinite_as_in_torch():
+    # Smoothing puts eps / C on every class, so a logit of -inf costs an infinite loss.
+    logits, target = np.array([[0.0, -np.inf]]), np.array([0])
+    logits_t = torch.tensor(logits, requires_grad=True)
+    for eps in (0.0, 0.1):
+        loss_t = F.cross_entropy(logits_t, torch.from_numpy(target), label_smoothing=eps)
+        (grad_t,) = torch.autograd.grad(loss_t, logits_t)
+        loss = CrossEntropy(label_smoothing=eps)
+        assert cross_entropy(logits, target, label_smoothing=eps) == loss_t.item()
+        assert loss(logits, target) == loss_t.item()
+        test_near(cross_entropy_grad(logits, target, label_smoothing=eps), grad_t.numpy())
+        test_near(loss.backward(), grad_t.numpy())
 
 
 def test_float32_stays_float32():
     logits = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
     target = np.array([1, 0])
     assert log_softmax(logits).dtype == np.float32
-    assert cross_entropy_grad(logits, target).dtype == np.float32
-    loss = CrossEntropy()
-    loss(logits, target)
-    assert loss.backward().dtype == np.float32
+    for label_smoothing in (0.0, 0.1):
+        grad = cross_entropy_grad(logits, target, label_smoothing=label_smoothing)
+        assert grad.dtype == np.float32
+        loss = CrossEntropy(label_smoothing=label_smoothing)
+        loss(logits, target)
+        assert loss.backward().dtype == np.float32
+        assert loss.backward(np.float64(2.0)).dtype == np.float32
 
 
 @pytest.mark.parametrize(
@@ -191,6 +262,75 @@ def test_the_loss_module_takes_lists_forward_and_backward():
     np.testing.assert_allclose(
         loss.backward(), cross_entropy_grad(np.array(scores), np.array(target)), rtol=1e-15
     )
+
+
+# Each way to give a label smoothing, under the name its errors give.
+SMOOTHED_NAMED = [
+    ("cross_entropy", lambda eps: cross_entropy([[0.0, 1.0]], [1], label_smoothing=eps)),
+    ("cross_entropy_grad", lambda eps: cross_entropy_grad([[0.0, 1.0]], [1], label_smoothing=eps)),
+    ("CrossEntropy", lambda eps: CrossEntropy(label_smoothing=eps)([[0.0, 1.0]], [1])),
+]
+
+
+# A label smoothing that is not a real number in [0, 1], the error, and how it ends.
+BAD_SMOOTHINGS = [
+    (1.5, ValueError, r"must be in \[0, 1\], got 1.5"),
+    (-0.1, ValueError, r"must be in \[0, 1\], got -0.1"),
+    (float("nan"), ValueError, r"must be in \[0, 1\], got nan"),
+    (True, TypeError, r"must be a real number in \[0, 1\], got True of type bool"),
+    ("0.1", TypeError, r"must be a real number in \[0, 1\], got '0.1' of type str"),
+    (None, TypeError, r"must be a real number in \[0, 1\], got None of type NoneType"),
+    (
+        np.array(0.1),
+        TypeError,
+        r"must be a real number in \[0, 1\], got array\(0.1\) of type ndarray",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), SMOOTHED_NAMED, ids=[n for n, _ in SMOOTHED_NAMED])
+@pytest.mark.parametrize(
+    ("label_smoothing", "error", "message"),
+    BAD_SMOOTHINGS,
+    ids=[repr(b[0]) for b in BAD_SMOOTHINGS],
+)
+def test_bad_label_smoothing_is_an_error_naming_the_function(
+    name, make, label_smoothing, error, message
+):
+    with pytest.raises(error, match=rf"^{name}: label_smoothing {message}$"):
+        make(label_smoothing)
+
+
+@pytest.mark.parametrize(("name", "make"), SMOOTHED_NAMED, ids=[n for n, _ in SMOOTHED_NAMED])
+@pytest.mark.parametrize("label_smoothing", [0, 1, np.float32(0.25), np.int64(1)], ids=repr)
+def test_any_real_label_smoothing_in_range_is_accepted(name, make, label_smoothing):
+    np.testing.assert_array_equal(make(label_smoothing), make(float(label_smoothing)))
+
+
+def test_label_smoothing_is_keyword_only():
+    with pytest.raises(TypeError):
+        cross_entropy([[0.0, 1.0]], [1], 0.1)
+    with pytest.raises(TypeError):
+        cross_entropy_grad([[0.0, 1.0]], [1], 0.1)
+    with pytest.raises(TypeError):
+        CrossEntropy(0.1)
+
+
+def test_cross_entropy_repr_shows_label_smoothing_when_there_is_some():
+    assert repr(CrossEntropy()) == "CrossEntropy()"
+    assert repr(CrossEntropy(label_smoothing=0)) == "CrossEntropy()"
+    assert repr(CrossEntropy(label_smoothing=0.1)) == "CrossEntropy(label_smoothing=0.1)"
+    assert repr(CrossEntropy(label_smoothing=1)) == "CrossEntropy(label_smoothing=1.0)"
+
+
+def test_cross_entropy_backward_takes_a_number_only():
+    loss = CrossEntropy()
+    loss(np.zeros((2, 3)), np.array([0, 2]))
+    with pytest.raises(
+        ValueError, match=r"^CrossEntropy.backward: grad_out must be a number.*\(2, 3\)"
+    ):
+        loss.backward(np.ones((2, 3)))
+    np.testing.assert_array_equal(loss.backward(0.0), np.zeros((2, 3)))
 
 
 @pytest.mark.parametrize("fn", [log_softmax, log_softmax_naive, softmax, logsumexp], ids=NAME)
