@@ -379,6 +379,7 @@ class ResNet:
     weight_decay: float = 5e-4
     max_shift: int = 1
     zero_init: bool = False
+    label_smoothing: float = 0.0
     target: float = 0.993
 
     def model(self, seed: int = 0) -> Sequential:
@@ -405,9 +406,10 @@ class ResNet:
             weight_decay=self.weight_decay,
         )
         schedule = one_cycle(self.lr, self.epochs * len(train_dl), pct_start=self.pct_start)
+        loss_fn = CrossEntropy(label_smoothing=self.label_smoothing)
         return fit(
             model,
-            CrossEntropy(),
+            loss_fn,
             opt,
             train_dl,
             valid_dl,
