@@ -193,17 +193,22 @@ def main() -> None:
     )
     runs = list(itertools.product(names, kernels.values(), args.threads, args.seeds))
     results = [None] * len(runs)
-    with ThreadPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(run_one, *run, settings): i for i, run in enumerate(runs)}
-        for done, future in enumerate(as_completed(futures), 1):
-            i = futures[future]
-            results[i] = result = future.result()
-            name, _, threads, seed = runs[i]
-            print(
-                f"[{done}/{len(runs)}] {name}, {result['kernel']}, {threads} thread(s), "
-                f"seed {seed}: {result['value']:.5f}",
-                flush=True,
-            )
+    done = 0
+    # A run on t threads takes t of the --jobs cores: more threads than cores would make
+    # OpenBLAS's threads wait for each other, and every run crawl.
+    for threads in args.threads:
+        mine = [i for i, run in enumerate(runs) if run[2] == threads]
+        with ThreadPoolExecutor(max(1, args.jobs // threads)) as pool:
+            futures = {pool.submit(run_one, *runs[i], settings): i for i in mine}
+            for future in as_completed(futures):
+                i, done = futures[future], done + 1
+                results[i] = result = future.result()
+                name, _, _, seed = runs[i]
+                print(
+                    f"[{done}/{len(runs)}] {name}, {result['kernel']}, {threads} thread(s), "
+                    f"seed {seed}: {result['value']:.5f}",
+                    flush=True,
+                )
     print(
         f"\n{'assert':32} {'bar':>6} {'min':>7} {'median':>7} {'max':>7} {'worst margin':>12} "
         f"{'peak memory':>11} {'time':>7}"
