@@ -33,7 +33,7 @@ from deepfound.im2col import (
     window_rows,
 )
 from deepfound.init import kaiming_normal
-from deepfound.nn import Module, Parameter
+from deepfound.nn import Module, Parameter, is_grad_enabled, shared_scratch
 from deepfound.pool import (
     AvgPool2d,
     Flatten,
@@ -289,7 +289,9 @@ class Conv2d(Module):
     The weight is drawn by :func:`~deepfound.init.kaiming_normal` with
     ``fan_in = c_in * k * k``: each output sums that many products. The layer keeps
     its windows (the im2col matrix) and its padded input between calls and reuses
-    their memory; like every module it remembers only its latest call.
+    their memory; like every module it remembers only its latest call. Under
+    :func:`~deepfound.nn.no_grad` it keeps neither: layers of the same geometry
+    share one pair (:func:`~deepfound.nn.shared_scratch`) until the block ends.
 
     Examples
     --------
@@ -329,11 +331,25 @@ class Conv2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
         oh, ow = _check("Conv2d", x, w, self.stride, self.padding)
-        # The padded input and the windows are scratch memory, reused from call to call.
-        self._padded = pad_channels_last(x, self.padding, self._padded)
-        self._cols = window_rows(self._padded, w.shape[2:], self.stride, self._cols)
+        # The padded input and the windows are scratch memory, reused from call to call: the
+        # layer's own while backward may read them, else shared with every layer of the same
+        # geometry until no_grad ends, so that a deep network holds one copy, not one per layer.
+        if is_grad_enabled():
+            self._padded, self._cols = self._windows(x, self._padded, self._cols)
+            cols = self._cols
+        else:
+            self._padded = self._cols = None
+            key = ("Conv2d", x.shape, x.dtype, w.shape[2:], self.stride, self.padding)
+            padded, cols = self._windows(x, *shared_scratch().get(key, (None, None)))
+            # Without padding the "padded" image is the input itself, not scratch to keep.
+            shared_scratch()[key] = (padded if self.padding else None), cols
         bias = None if self.bias is None else self.bias.data
-        return _forward(self._cols, w, bias, (len(x), oh, ow))
+        return _forward(cols, w, bias, (len(x), oh, ow))
+
+    def _windows(self, x: np.ndarray, padded, cols) -> tuple[np.ndarray, np.ndarray]:
+        """The padded input and its windows, written into ``padded`` and ``cols`` if they fit."""
+        padded = pad_channels_last(x, self.padding, padded)
+        return padded, window_rows(padded, self.weight.data.shape[2:], self.stride, cols)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         (x,) = self.saved_inputs()

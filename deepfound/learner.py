@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from deepfound.loader import DataLoader
 from deepfound.losses import accuracy
-from deepfound.nn import Module
+from deepfound.nn import Module, no_grad
 from deepfound.optimizer import Optimizer
 
 
@@ -84,7 +84,9 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     The accuracy means something only for class scores (n, n_classes) against
     integer labels (n,); for anything else, such as a regression trained with
     :class:`~deepfound.nn.MSE`, it is NaN. The model runs in evaluation mode; its
-    mode before the call is restored after.
+    mode before the call is restored after. It runs under :func:`~deepfound.nn.no_grad`:
+    no module keeps anything from the evaluation batches, which are often larger
+    than the training ones, so a ``backward`` must follow a forward pass of its own.
 
     Examples
     --------
@@ -106,7 +108,8 @@ def evaluate(model: Module, loss_fn: Module, loader: DataLoader) -> tuple[float,
     was_training = model.training
     model.eval()
     try:
-        return _evaluate(model, loss_fn, loader)
+        with no_grad():
+            return _evaluate(model, loss_fn, loader)
     finally:
         model.train(was_training)
 

@@ -159,8 +159,9 @@ def lr_find(
 class _ModelState:
     """A copy of a model's parameters, of the public arrays its modules keep, and of their modes.
 
-    Private arrays (a leading underscore: scratch memory, what the backward pass needs) are
-    rebuilt by the next forward pass, so they are neither copied nor restored.
+    Private arrays (a leading underscore: scratch memory, what the backward pass needs) and the
+    latest call's output (``.out``, as large as the batch) are rebuilt by the next forward
+    pass, so they are neither copied nor restored.
     """
 
     def __init__(self, model: Module) -> None:
@@ -171,7 +172,7 @@ class _ModelState:
             (module, name, array, array.copy())
             for module in modules
             for name, array in vars(module).items()
-            if isinstance(array, np.ndarray) and not name.startswith("_")
+            if isinstance(array, np.ndarray) and not name.startswith("_") and name != "out"
         ]
 
     def restore(self) -> None:

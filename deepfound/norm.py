@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepfound.nn import Module, Parameter
+from deepfound.nn import Module, Parameter, is_grad_enabled
 
 
 def _wide(rows: np.ndarray) -> tuple[np.ndarray, int]:
@@ -111,7 +111,7 @@ class _BatchNorm(Module):
             centred = None  # evaluation mode computes it only if backward needs it
             inv_std = 1 / np.sqrt(self.running_var + self.eps)
         scale = self.weight.data * inv_std
-        self._saved = (k, centred, mean, inv_std)
+        self._saved = (k, centred, mean, inv_std) if is_grad_enabled() else None
         if centred is None:
             out = wide * np.tile(scale, k)
             out += np.tile(self.bias.data - mean * scale, k)

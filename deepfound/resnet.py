@@ -19,7 +19,7 @@ import numpy as np
 
 from deepfound.conv import Conv2d, GlobalAvgPool
 from deepfound.im2col import check_image, check_int
-from deepfound.nn import Linear, Module, ReLU, Sequential
+from deepfound.nn import Linear, Module, ReLU, Sequential, is_grad_enabled
 from deepfound.norm import BatchNorm2d
 
 __all__ = ["ResBlock", "conv_bn", "resnet"]
@@ -106,8 +106,9 @@ class ResBlock(Module):
                 f"got {x.shape}"
             )
         # bn1's backward needs its input, not its output: the ReLU may overwrite the output.
-        self._hidden = _relu_(self.bn1(self.conv1(x)))
-        main = self.bn2(self.conv2(self._hidden))
+        hidden = _relu_(self.bn1(self.conv1(x)))
+        self._hidden = hidden if is_grad_enabled() else None
+        main = self.bn2(self.conv2(hidden))
         skip = x if self.shortcut is None else self.shortcut(x)
         return _relu_(main + skip)
 

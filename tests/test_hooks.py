@@ -15,7 +15,7 @@ from deepfound.hooks import ActivationStats, Hook, Hooks, histogram
 from deepfound.learner import Callback, evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
-from deepfound.nn import Linear, Module, ReLU, Sequential
+from deepfound.nn import Linear, Module, ReLU, Sequential, no_grad
 from deepfound.optim import SGD
 from deepfound.testing import test_near
 
@@ -48,6 +48,22 @@ def test_forward_and_backward_hooks_see_what_the_module_computes() -> None:
     module, grad_input, grad_output, weight_grad = seen["backward"]
     assert module is layer and grad_input is grad_x and grad_output is grad_out
     np.testing.assert_array_equal(weight_grad, layer.weight.grad)  # already updated
+
+
+def test_forward_hooks_see_the_passes_under_no_grad_which_keep_nothing() -> None:
+    model, x = mlp(), np.ones((4, 3), np.float32)
+    seen = []
+    with Hooks(model.layers, lambda module, inputs, output: seen.append((inputs[0], output))):
+        with no_grad():
+            out = model(x)
+        assert len(seen) == 3 and seen[0][0] is x and seen[-1][1] is out
+        assert all(m.inputs is None and m.out is None for m in model.modules())
+        assert np.array_equal(model(x), out)  # and outside no_grad, as before
+    assert len(seen) == 6 and model.out is seen[-1][1] and model.layers[0].inputs[0] is x
+    stats = ActivationStats(model.layers, bins=4, value_range=(0.0, 2.0), gradients=True)
+    with stats, no_grad():  # a pass in training mode, measured without keeping anything
+        model(x)
+    assert stats.means.shape == (3, 1) and stats.output_grad_norms.shape == (3, 0)
 
 
 def test_a_backward_hook_on_a_loss_gets_no_grad_output() -> None:

@@ -6,8 +6,9 @@ import pytest
 from deepfound.learner import evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy, accuracy, cross_entropy
-from deepfound.nn import MSE, Linear, ReLU, Sequential
+from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
 from deepfound.optim import SGD, linear_decay
+from deepfound.resnet import resnet
 from deepfound.testing import test_near
 
 
@@ -138,3 +139,56 @@ def test_accuracy_is_measured_only_against_class_labels():
     model.weight.data[:] = np.eye(4) * 5
     _, acc = evaluate(model, CrossEntropy(), DataLoader(ds, 2))
     assert acc == 1.0
+
+
+def retained_bytes(model: Module) -> int:
+    """Bytes of the arrays the model's modules hold besides parameters and running statistics.
+
+    That is what a call leaves behind: ``.inputs`` and ``.out``, private scratch memory
+    and saved values, in attributes, tuples, lists and dicts, at any depth. An array
+    counts with the whole block of memory it is a view of, since it keeps that block
+    alive, and each block counts once, however many modules hold it.
+    """
+    blocks: dict[int, int] = {}
+
+    def visit(value) -> None:
+        if isinstance(value, np.ndarray):
+            while isinstance(value.base, np.ndarray):
+                value = value.base
+            blocks[id(value)] = value.nbytes
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    for module in model.modules():
+        for name, value in vars(module).items():
+            # Parameters are the model; modules are visited in turn by modules().
+            if name not in ("running_mean", "running_var") and not isinstance(
+                value, (Parameter, Module)
+            ):
+                visit(value)
+    return sum(blocks.values())
+
+
+def test_evaluate_leaves_nothing_the_size_of_its_batches():
+    # The 56-layer residual network of chapter 10, validated on batches of 1000 images: layers
+    # that kept their last evaluation batch's arrays would hold over 2 GB across it.
+    model = resnet((8, 16, 32), 9, stem_stride=2, rng=0)
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((1000, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, 1000)
+    loss_fn = CrossEntropy()
+    loss_fn(model(images[:8]), labels[:8])
+    model.backward(loss_fn.backward())
+    after_training_step = retained_bytes(model)
+    assert after_training_step > 0  # the helper sees what a training step keeps
+    evaluate(model, CrossEntropy(), DataLoader(Dataset(images, labels), 1000))
+    after_evaluation = retained_bytes(model)
+    # Nothing grows with the evaluation batch: no more than the 8-image step left behind.
+    assert after_evaluation <= after_training_step, (
+        f"{after_evaluation / 2**20:.1f} MB retained after evaluating batches of 1000, "
+        f"{after_training_step / 2**20:.1f} MB after a training step on 8 images"
+    )

@@ -16,7 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_compare import check_against_torch
 
-from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
+from deepfound.conv import Conv2d, MaxPool2d
+from deepfound.nn import (
+    MSE,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    is_grad_enabled,
+    no_grad,
+    shared_scratch,
+)
+from deepfound.norm import BatchNorm2d
+from deepfound.resnet import ResBlock, resnet
 from deepfound.testing import check_grad, test_near
 
 
@@ -277,3 +290,112 @@ def test_train_and_eval_reach_every_module_held() -> None:
     assert not any(m.training for m in modules)
     model.inner.train()  # only what inner holds
     assert [m.training for m in modules].count(True) == 4
+
+
+def _images(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _eval_bn() -> BatchNorm2d:
+    bn = BatchNorm2d(3)
+    bn(_images((8, 3, 5, 5), 1) * 2 + 1)  # running statistics other than zeros and ones
+    return bn.eval()
+
+
+# (name, a function building the module afresh, the input): each is built twice, once for an
+# ordinary call and once for a call under no_grad, so that both start from the same state.
+NO_GRAD_CASES = [
+    ("Conv2d", lambda: Conv2d(3, 4, 3, stride=2, padding=1, rng=0), (6, 3, 9, 9)),
+    ("Conv2d, one channel", lambda: Conv2d(1, 4, 3, padding=1, rng=0), (6, 1, 9, 9)),
+    ("BatchNorm2d, evaluation", _eval_bn, (6, 3, 5, 5)),
+    ("BatchNorm2d, training", lambda: BatchNorm2d(3), (6, 3, 5, 5)),
+    ("ResBlock", lambda: ResBlock(3, 6, stride=2, rng=0), (6, 3, 9, 9)),
+    ("ResBlock, evaluation", lambda: ResBlock(3, 3, rng=0).eval(), (6, 3, 9, 9)),
+    ("Sequential", lambda: Sequential(Linear(5, 7, rng=0), ReLU(), Linear(7, 2, rng=1)), (6, 5)),
+    (
+        "Sequential, convolutions of one geometry",  # they share scratch memory under no_grad
+        lambda: Sequential(
+            Conv2d(3, 3, 3, padding=1, rng=0),
+            ReLU(),
+            Conv2d(3, 3, 3, padding=1, rng=1),
+            MaxPool2d(2),
+            Conv2d(3, 3, 1, rng=2),
+        ),
+        (6, 3, 8, 8),
+    ),
+    ("resnet", lambda: resnet((4, 8), 2, stem_stride=2, rng=0), (6, 1, 12, 12)),
+]
+
+
+def _forward_state(module: Module) -> dict[str, object]:
+    """What each module of ``module`` keeps from its latest call besides its parameters."""
+    names = ("inputs", "out", "_cols", "_padded", "_saved", "_hidden")
+    return {
+        f"{i}.{name}": vars(m).get(name)
+        for i, m in enumerate(module.modules())
+        for name in names
+        if name in vars(m) or name in ("inputs", "out")
+    }
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"), [case[1:] for case in NO_GRAD_CASES], ids=[case[0] for case in NO_GRAD_CASES]
+)
+def test_no_grad_gives_the_same_output_and_keeps_nothing(make, shape) -> None:
+    x = _images(shape, 0)
+    ordinary, under_no_grad = make(), make()
+    expected = ordinary(x)
+    under_no_grad(_images(shape, 2))  # an ordinary call first: its state must be released
+    assert any(value is not None for value in _forward_state(under_no_grad).values())
+    with no_grad():
+        out = under_no_grad(x)
+        again = under_no_grad(x)  # with the shared scratch memory of the first call
+    assert np.array_equal(out, expected) and np.array_equal(again, expected)
+    assert all(value is None for value in _forward_state(under_no_grad).values())
+    with pytest.raises(RuntimeError, match="called before forward"):
+        under_no_grad.backward(np.ones_like(out))
+    # An ordinary call afterwards gives the same gradients as a module never put under no_grad.
+    grad_out = _images(out.shape, 3)
+    under_no_grad(x)
+    ordinary(x)
+    assert np.array_equal(under_no_grad.backward(grad_out), ordinary.backward(grad_out))
+    for a, b in zip(ordinary.parameters(), under_no_grad.parameters(), strict=True):
+        assert np.array_equal(a.grad, b.grad)
+
+
+def test_no_grad_nests_and_restores_the_state_after_an_exception() -> None:
+    layer = Conv2d(2, 2, 3, padding=1, rng=0)
+    x = _images((2, 2, 5, 5), 0)
+    assert is_grad_enabled()
+    with no_grad():
+        layer(x)
+        filled = list(shared_scratch())
+        with no_grad():
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+        assert filled and list(shared_scratch()) == filled  # only the outermost block empties it
+        with pytest.raises(ValueError, match="Conv2d"), no_grad():
+            layer(np.ones((2, 3, 5, 5), np.float32))
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    with pytest.raises(KeyError), no_grad():
+        {}["missing"]
+    assert is_grad_enabled()
+    with no_grad():
+        assert shared_scratch() == {}
+    with pytest.raises(RuntimeError, match="only under no_grad"):
+        shared_scratch()
+    layer(x)  # keeps its state again
+    assert layer.inputs[0] is x and layer._cols is not None
+
+
+def test_no_grad_works_as_a_decorator() -> None:
+    layer = ReLU()
+
+    @no_grad()
+    def measure(x):
+        return layer(x), is_grad_enabled()
+
+    out, enabled = measure(np.array([-1.0, 2.0]))
+    assert np.array_equal(out, [0.0, 2.0]) and not enabled
+    assert layer.out is None and is_grad_enabled()

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-from deepfound.learner import fit
+from deepfound.learner import evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
 from deepfound.nn import Linear, Parameter, ReLU, Sequential
@@ -406,3 +406,18 @@ def test_lr_find_restores_running_statistics_and_modes():
     for array, copy in zip(running, before, strict=True):
         test_near(array, copy, rtol=0, atol=0)
     assert [m.training for m in model.modules()] == modes
+
+
+def test_lr_find_leaves_each_module_with_its_own_last_call():
+    ds, model = _problem(6)
+    loader = DataLoader(ds, 32)
+    evaluate(model, CrossEntropy(), loader)  # under no_grad: every .out is None
+    before = [p.data.copy() for p in model.parameters()]
+    lr_find(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), loader, num_steps=5)
+    model(ds.x[:5])  # an ordinary call on another batch size
+    lr_find(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), loader, num_steps=5)
+    for p, b in zip(model.parameters(), before, strict=True):
+        test_near(p.data, b, rtol=0, atol=0)
+    # .out is the output of the finder's last step, as .inputs its input: not a restored copy.
+    for module in model.modules():
+        assert len(module.out) == len(module.inputs[0]) == 32
