@@ -37,7 +37,17 @@ from deepfound.optim import SGD
 from deepfound.resnet import resnet
 from deepfound.schedules import linear_decay, one_cycle, one_cycle_momentum
 
-__all__ = ["MNIST", "MLP", "CNN", "AdamWMLP", "BatchNormCNN", "ResNet", "DepthComparison", "Spread"]
+__all__ = [
+    "MNIST",
+    "Recipe",
+    "MLP",
+    "CNN",
+    "AdamWMLP",
+    "BatchNormCNN",
+    "ResNet",
+    "DepthComparison",
+    "Spread",
+]
 
 # What ``nox -s margins -- --write`` measured for each recipe.
 MEASURED = Path(__file__).with_name("margins.json")
@@ -114,6 +124,14 @@ class MNIST(NamedTuple):
         return cls(x_train, y_train, x_valid, y_valid, mean, std)
 
 
+class Recipe:
+    """What the recipes share: ``run(data, seed)`` builds the network, trains it, returns both."""
+
+    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
+        model = self.model(seed)
+        return model, self.train(model, data, seed)
+
+
 def loaders(data: MNIST, batch_size: int, seed: int, train_set=None):
     """Training batches shuffled by ``seed``, and the validation set in batches of 1000."""
     train_set = Dataset(data.x_train, data.y_train) if train_set is None else train_set
@@ -122,7 +140,7 @@ def loaders(data: MNIST, batch_size: int, seed: int, train_set=None):
 
 
 @dataclass(frozen=True)
-class MLP:
+class MLP(Recipe):
     """Chapter 06: 784–256–10 with a ReLU, plain SGD, the learning rate falling linearly to 0."""
 
     hidden: int = 256
@@ -155,10 +173,6 @@ class MLP:
             progress=False,
         )
 
-    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
-        model = self.model(seed)
-        return model, self.train(model, data, seed)
-
 
 def warmup_then_decay(lr: float, warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """A linear decay from ``lr`` to 0, ramped up linearly over the first ``warmup_steps``.
@@ -174,7 +188,7 @@ def warmup_then_decay(lr: float, warmup_steps: int, total_steps: int) -> Callabl
 
 
 @dataclass(frozen=True)
-class CNN:
+class CNN(Recipe):
     """Chapter 07: four stride-2 convolutions, momentum SGD, a warm-up then a linear decay."""
 
     widths: tuple[int, ...] = (8, 16, 32, 32)
@@ -213,10 +227,6 @@ class CNN:
             progress=False,
         )
 
-    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
-        model = self.model(seed)
-        return model, self.train(model, data, seed)
-
 
 def with_momentum(opt, lr_schedule, momentum_schedule) -> Callable[[int], float]:
     """An lr schedule that also sets the momentum (SGD) or beta1 (Adam) before every step.
@@ -241,7 +251,7 @@ def with_momentum(opt, lr_schedule, momentum_schedule) -> Callable[[int], float]
 
 
 @dataclass(frozen=True)
-class AdamWMLP:
+class AdamWMLP(Recipe):
     """Chapter 08: the MLP of chapter 06 with AdamW, one cycle peaking where the finder says."""
 
     hidden: int = 256
@@ -304,7 +314,7 @@ class AdamWMLP:
 
 
 @dataclass(frozen=True)
-class BatchNormCNN:
+class BatchNormCNN(Recipe):
     """Chapter 09: six convolutions, batch-normalized or not, momentum SGD, one cycle."""
 
     widths: tuple[int, ...] = (8, 16, 16, 32, 32, 64)
@@ -360,13 +370,9 @@ class BatchNormCNN:
             callbacks=callbacks,
         )
 
-    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
-        model = self.model(seed)
-        return model, self.train(model, data, seed)
-
 
 @dataclass(frozen=True)
-class ResNet:
+class ResNet(Recipe):
     """Chapter 10: a small ResNet, Nesterov SGD with one cycle, images shifted by up to a pixel.
 
     Each block's last batch-normalization scale starts at zero (``zero_init``), and the loss
@@ -421,10 +427,6 @@ class ResNet:
             schedule=schedule,
             progress=False,
         )
-
-    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
-        model = self.model(seed)
-        return model, self.train(model, data, seed)
 
 
 class StepLosses(Callback):
