@@ -259,7 +259,7 @@ class AdamWMLP(Recipe):
     weight_decay: float = 0.1
     beta: float = 0.98  # the finder's smoothing
     finder_steps: int = 300
-    epochs: int = 8
+    epochs: int = 15
     target: float = 0.983
 
     def model(self, seed: int = 0) -> Sequential:
@@ -320,7 +320,7 @@ class BatchNormCNN(Recipe):
     widths: tuple[int, ...] = (8, 16, 16, 32, 32, 64)
     strides: tuple[int, ...] = (2, 1, 2, 1, 2, 1)
     batch_size: int = 64
-    epochs: int = 3
+    epochs: int = 4
     lr: float = 0.2
     momentum: float = 0.9
     weight_decay: float = 5e-4
