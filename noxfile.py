@@ -107,7 +107,7 @@ def margins(session: nox.Session) -> None:
 
     Prints, per assert, the bar, the lowest, median and highest result and the worst margin;
     ``--chapters`` adds each chapter's peak memory. ``nox -s margins -- resnet --seeds 0 1``
-    sweeps one assert (see ``python tests/margins.py --help``). About 40 minutes here.
+    sweeps one assert (see ``python tests/margins.py --help``). About 45 minutes on 2 cores.
     """
     install(session, "test,book,bench")
     session.run("python", "tests/margins.py", *session.posargs)
