@@ -382,7 +382,7 @@ class ResNet(Recipe):
     widths: tuple[int, ...] = (16, 32, 64)
     stem_stride: int = 2
     batch_size: int = 128
-    epochs: int = 3
+    epochs: int = 4
     lr: float = 0.6
     pct_start: float = 0.25
     momentum: float = 0.9
