@@ -4,6 +4,7 @@
 benchmarks.
 """
 
+import json
 from pathlib import Path
 
 import nox
@@ -62,21 +63,49 @@ target.write_text(yaml.safe_dump(config, sort_keys=False))
 
 @nox.session
 def book(session: nox.Session) -> None:
-    """Build the HTML book, re-executing every page; any warning or failing cell is an error.
+    """Build the HTML book; any warning or failing cell is an error.
 
-    ``nox -s book -- --student`` builds the student edition, without the exercises'
-    solutions, into ``_build/student/_build/html``.
+    The chapters run first (tests/execute_book.py): those whose code, or whose library,
+    data or installed versions changed since the last build, in parallel processes, into
+    Jupyter Book's cache; the others' outputs are reused. ``nox -s book -- --all``
+    executes every chapter. ``nox -s book -- --student`` builds the student edition,
+    without the exercises' solutions, into ``_build/student/_build/html``.
     """
     install(session, "test,book")
-    args = ["jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"]
+    session.run("python", "tests/execute_book.py", *(["--all"] * ("--all" in session.posargs)))
+    last_run = json.loads(Path("_build/.jupyter_cache/deepfound-last-run.json").read_text())
+    args = ["jupyter-book", "build", ".", "--warningiserror", "--nitpick", "--keep-going"]
     html = Path("_build/html")
     if "--student" in session.posargs:
         config = Path("_build/student/_config.yml")
         session.run("python", "-c", STUDENT_CONFIG, "_config.yml", str(config))
         args += ["--config", str(config), "--path-output", "_build/student"]
         html = Path("_build/student/_build/html")
+    # Pages read again from their sources: all of them when outputs may have changed under
+    # unchanged sources (and always for the student edition, built from its own folder);
+    # else only those Sphinx sees edited.
+    if last_run["reread"] or "--student" in session.posargs:
+        args.append("--all")
     session.run(*args)
     session.log(f"Open {(html / 'index.html').resolve()} in a browser.")
+
+
+@nox.session(default=False)
+def pdf(session: nox.Session) -> None:
+    """The PDF edition, _build/pdf/deepfound.pdf: the book as one page, printed by Chromium.
+
+    Needs Debian's ``chromium`` and ``chromium-driver``. The chapters' outputs come from the
+    same cache as ``nox -s book`` (stale chapters execute first); a ``nox -s book`` after this
+    session links the PDF from every page's download menu.
+    """
+    install(session, "test,book")
+    session.run("python", "tests/execute_book.py", *(["--all"] * ("--all" in session.posargs)))
+    session.run(
+        "jupyter-book", "build", ".", "--all", "--builder", "custom",
+        "--custom-builder", "singlehtml", "--path-output", "_build/pdf",
+    )  # fmt: skip
+    html = "_build/pdf/_build/singlehtml"
+    session.run("python", "tests/make_pdf.py", html, "_build/pdf/deepfound.pdf")
 
 
 @nox.session
@@ -93,10 +122,12 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting; the GitHub workflows against their schema (offline)."""
+    """ruff: lint rules and formatting; the book's code at most 80 characters wide; the GitHub
+    workflows against their schema (offline)."""
     session.install("ruff", "check-jsonschema")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "tests/check_code_width.py")  # the book's code fits its column
     workflows = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 

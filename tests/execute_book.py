@@ -1,0 +1,256 @@
+"""Execute the book's chapters into Jupyter Book's cache: the stale ones, in parallel.
+
+``nox -s book`` runs this before ``jupyter-book build``, which then finds every chapter's
+outputs in the cache (``execute.cache`` in ``_config.yml``) and executes nothing itself.
+
+A chapter's cached outputs are reused only while nothing that could change them has changed.
+jupyter-cache matches a notebook by its code cells alone, so a chapter whose prose changed is
+reused, one whose code changed is executed again. It cannot see what the chapters import: the
+*fingerprint* here covers the files of the package (``deepfound/``), the data files, the
+installed distributions and their versions, and the Python version. When any of it differs from
+the fingerprint of the build that filled the cache, the cache is emptied and every chapter runs
+again; the log names what changed.
+
+Chapters run in separate processes, each pinned to cores of its own (``os.sched_setaffinity``),
+which the chapter's kernel inherits: two chapters never share a core, so BLAS threads never
+wait for each other, and a chapter that counts its usable cores gets its share. The number
+of processes is bounded by the cores and by the memory (``--memory-per-job``), and the
+chapters that took longest last time start first.
+
+    python tests/execute_book.py           # the stale chapters
+    python tests/execute_book.py --all     # every chapter
+
+Exits with 1, naming the chapter and its failing cell, if a chapter fails; the chapters that
+succeeded stay in the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 2**30
+
+
+def chapters(root: Path) -> list[Path]:
+    """The pages of ``_toc.yml`` that are notebooks (a ``kernelspec`` in their front matter)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("parts", [])) + list(toc.get("chapters", []))
+    while stack:
+        entry = stack.pop(0)
+        if "file" in entry:
+            files.append(entry["file"])
+        stack[:0] = list(entry.get("chapters", [])) + list(entry.get("sections", []))
+    pages = [root / f"{name}.md" for name in files]
+    return [page for page in pages if page.exists() and _is_notebook(page)]
+
+
+def _is_notebook(page: Path) -> bool:
+    text = page.read_text()
+    if not text.startswith("---"):
+        return False
+    front = text.split("---", 2)[1]
+    return "kernelspec" in (yaml.safe_load(front) or {})
+
+
+def read_notebook(page: Path):
+    """The page as myst-nb reads it, so that its cache key is the one the build looks for."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    return read_myst_markdown_notebook(page.read_text(), add_source_map=True, path=page)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(root: Path, package: str = "deepfound", data_dir: Path | None = None) -> dict:
+    """What the chapters' outputs depend on besides their own code, as ``{item: digest}``."""
+    items = {}
+    for path in sorted((root / package).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            items[path.relative_to(root).as_posix()] = _digest(path.read_bytes())
+    if data_dir is not None and data_dir.is_dir():
+        # The data files are checked against their sha256 when loaded: name and size suffice.
+        for path in sorted(data_dir.iterdir()):
+            if path.is_file():
+                items[f"data/{path.name}"] = str(path.stat().st_size)
+    versions = sorted(
+        f"{dist.metadata['Name']}=={dist.version}" for dist in metadata.distributions()
+    )
+    items["installed distributions"] = _digest("\n".join(versions).encode())
+    items["python"] = platform.python_version()
+    return items
+
+
+def changes(old: dict, new: dict) -> list[str]:
+    """The items whose digest differs, appeared or disappeared, sorted."""
+    return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+
+
+def lanes(n_stale: int, jobs: int | None, memory_per_job: float) -> list[set[int]]:
+    """Disjoint sets of the usable cores, one per process; at most as many as stale chapters."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if jobs is None:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        jobs = max(1, min(len(cores) or 1, int(available // (memory_per_job * GIB))))
+    jobs = max(1, min(jobs, n_stale, len(cores) or 1))
+    if not cores:
+        return [set() for _ in range(jobs)]
+    return [set(cores[i::jobs]) for i in range(jobs)]
+
+
+def _execute(page: str, cores: set[int], timeout: int) -> tuple[str, object, float, str | None]:
+    """Run in a worker: execute one chapter on ``cores``; its kernel inherits the affinity."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    if cores:
+        os.sched_setaffinity(0, cores)
+    path = Path(page)
+    notebook = read_notebook(path)
+    result = single_nb_execution(
+        notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True
+    )
+    error = result.exc_string if result.err is not None else None
+    return page, notebook, result.time, error
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepfound") -> list[str]:
+    """Execute the stale chapters; return their names (and exit 1 if one failed)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all", action="store_true", help="execute every chapter")
+    parser.add_argument("--jobs", type=int, help="processes (default: cores and memory allow)")
+    parser.add_argument(
+        "--memory-per-job",
+        type=float,
+        default=2.5,
+        help="GiB of available memory each process may need (default 2.5: a chapter's peak "
+        "stays under 2)",
+    )
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--root", type=Path, default=root, help="the book's folder")
+    parser.add_argument(
+        "--package", default=package, help="the library the chapters import (its folder)"
+    )
+    args = parser.parse_args(argv)
+    root, package = args.root.resolve(), args.package
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    cache_path = root / config["execute"]["cache"]
+    cache = get_cache(cache_path)
+    prints_path = cache_path / "deepfound-fingerprint.json"
+    times_path = cache_path / "deepfound-execution-seconds.json"
+
+    data_dir = None
+    if package == "deepfound":
+        from deepfound.data import resolve_data_dir
+
+        data_dir = resolve_data_dir()
+    now = fingerprint(root, package, data_dir)
+    before = json.loads(prints_path.read_text()) if prints_path.exists() else None
+    if args.all:
+        print("execute_book: --all: every chapter executes", flush=True)
+        cache.clear_cache()
+    elif before is not None and before != now:
+        changed = changes(before, now)
+        shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+        print(f"execute_book: changed since the cache was filled: {shown}", flush=True)
+        print("execute_book: every chapter executes again", flush=True)
+        cache.clear_cache()
+    elif before is None and cache.list_cache_records():
+        print("execute_book: the cache has no fingerprint: every chapter executes", flush=True)
+        cache.clear_cache()
+    # Pages whose source did not change but whose outputs may: the build must read them again.
+    reread = args.all or before != now
+    cache_path.mkdir(parents=True, exist_ok=True)
+    prints_path.write_text(json.dumps(now, indent=1, sort_keys=True))
+
+    pages = chapters(root)
+    stale = []
+    for page in pages:
+        try:
+            cache.match_cache_notebook(read_notebook(page))
+        except KeyError:
+            stale.append(page)
+    for page in pages:
+        if page not in stale:
+            print(f"execute_book: {page.relative_to(root)} unchanged: its cached outputs are used")
+    last_run = cache_path / "deepfound-last-run.json"
+    last_run.write_text(json.dumps({"executed": [], "reread": reread}))
+    if not stale:
+        return []
+
+    times = json.loads(times_path.read_text()) if times_path.exists() else {}
+    # Longest first (from the last build; later chapters are the heavier ones when unknown).
+    order = sorted(stale, key=lambda p: (times.get(p.name, 0), str(p)), reverse=True)
+    free = lanes(len(stale), args.jobs, args.memory_per_job)
+    print(
+        f"execute_book: executing {len(stale)} chapters in {len(free)} processes "
+        f"(cores {', '.join(str(sorted(lane)) for lane in free)})",
+        flush=True,
+    )
+    failed, done = [], []
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(len(free), mp_context=context) as pool:
+        waiting, running = list(order), {}
+        while waiting or running:
+            while waiting and free:
+                page, cores = waiting.pop(0), free.pop(0)
+                print(f"execute_book: {page.relative_to(root)} on cores {sorted(cores)} ...", flush=True)
+                future = pool.submit(_execute, str(page), cores, args.timeout)
+                running[future] = (page, cores)
+            finished, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in finished:
+                page, cores = running.pop(future)
+                free.append(cores)
+                name = page.relative_to(root)
+                try:
+                    _, notebook, seconds, error = future.result()
+                except Exception as exc:  # the worker itself failed
+                    seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
+                if error is not None:
+                    print(f"execute_book: {name} FAILED:\n{error}", flush=True)
+                    failed.append(str(name))
+                    continue
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(notebook, str(page), data={"execution_seconds": seconds}),
+                    check_validity=False,
+                    overwrite=True,
+                )
+                times[page.name] = round(seconds, 1)
+                done.append(str(name))
+                print(f"execute_book: {name} executed in {seconds:.1f} s", flush=True)
+    times_path.write_text(json.dumps(times, indent=1, sort_keys=True))
+    last_run.write_text(json.dumps({"executed": done, "reread": reread}))
+    print(
+        f"execute_book: {len(done)} chapters executed in "
+        f"{time.perf_counter() - start:.0f} s of wall clock",
+        flush=True,
+    )
+    if failed:
+        print(f"execute_book: failed: {', '.join(failed)}", file=sys.stderr)
+        raise SystemExit(1)
+    return done
+
+
+if __name__ == "__main__":
+    main()
