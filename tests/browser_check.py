@@ -10,7 +10,8 @@ checked to have been executed. Then the build is served on 127.0.0.1 and every p
 it is opened in headless Chromium (Debian's ``chromium`` and ``chromium-driver``), which must
 show: no JavaScript console errors; no request to any other host; every image loaded; every
 formula typeset by MathJax and no raw TeX (``\\(``, ``\\[``, ``$$``, ``$...$``) left in the
-text; no displayed formula wider than the text column of a 1280-pixel window; every link
+text; no displayed formula and no code (outputs aside) wider than the text column of a
+1280-pixel window; every link
 within the site pointing at a file of the build, and every ``#anchor`` at an element of that
 page; every Binder or Colab launch button at a notebook of the build. A
 screenshot of each page is saved, and the search page must find "Kaiming". The script exits
@@ -24,6 +25,7 @@ import base64
 import functools
 import http.server
 import json
+import os
 import re
 import sys
 import tempfile
@@ -35,8 +37,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Debian's, unless the environment names others (as on a CI runner with Google Chrome).
+CHROMIUM = os.environ.get("DEEPFOUND_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DEEPFOUND_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -268,6 +271,11 @@ async function inspect() {
     .filter((m) => m.scrollWidth > m.clientWidth + 1)
     .map((m) => ({width: m.scrollWidth, column: m.clientWidth,
       text: (m.querySelector("mjx-assistive-mml") || m).textContent.slice(0, 60)}));
+  // Code that scrolls sideways hides the end of its lines (outputs may: they are not code).
+  report.wideCode = [...document.querySelectorAll(".bd-article div.highlight pre")]
+    .filter((p) => !p.closest(".cell_output") && p.scrollWidth > p.clientWidth + 1)
+    .map((p) => ({width: p.scrollWidth, column: p.clientWidth,
+      line: p.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "")}));
   const skip = "script, style, pre, code, kbd, samp, textarea, mjx-container";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   report.text = [];
@@ -374,6 +382,10 @@ def check_page(driver, root: Path, page: Path, base: str, shots: Path) -> tuple[
     problems += [
         f"formula wider than the text column ({m['width']} px in {m['column']} px): {m['text']}"
         for m in report["wideMath"]
+    ]
+    problems += [
+        f"code wider than the text column ({c['width']} px in {c['column']} px): {c['line']}"
+        for c in report["wideCode"]
     ]
     for match in RAW_TEX.finditer(report["text"]):
         context = report["text"][max(match.start() - 30, 0) : match.end() + 30]

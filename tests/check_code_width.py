@@ -16,9 +16,11 @@ from pathlib import Path
 WIDTH = 80
 FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
 # Fences whose content is not code: directives of prose and figures.
-PROSE = re.compile(r"\{(admonition|note|warning|tip|important|seealso|figure|glue:figure|"
-                   r"dropdown|exercise|solution|margin|sidebar|toctree|math|eval-rst|"
-                   r"literalinclude)\}")
+PROSE = re.compile(
+    r"\{(admonition|note|warning|tip|important|seealso|figure|glue:figure|"
+    r"dropdown|exercise|solution|margin|sidebar|toctree|math|eval-rst|"
+    r"literalinclude)\}"
+)
 
 
 def long_lines(path: Path) -> list[tuple[int, int]]:

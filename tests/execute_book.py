@@ -7,15 +7,17 @@ A chapter's cached outputs are reused only while nothing that could change them 
 jupyter-cache matches a notebook by its code cells alone, so a chapter whose prose changed is
 reused, one whose code changed is executed again. It cannot see what the chapters import: the
 *fingerprint* here covers the files of the package (``deepfound/``), the data files, the
-installed distributions and their versions, and the Python version. When any of it differs from
+versions of the package's requirements (with its ``test`` and ``book`` extras, and theirs,
+all the way down) and the Python version. When any of it differs from
 the fingerprint of the build that filled the cache, the cache is emptied and every chapter runs
 again; the log names what changed.
 
 Chapters run in separate processes, each pinned to cores of its own (``os.sched_setaffinity``),
 which the chapter's kernel inherits: two chapters never share a core, so BLAS threads never
-wait for each other, and a chapter that counts its usable cores gets its share. The number
-of processes is bounded by the cores and by the memory (``--memory-per-job``), and the
-chapters that took longest last time start first.
+wait for each other. A chapter gets one core, or as many as its front matter asks for
+(``deepfound_cores: 4``, up to all there are), and counts them with
+``os.sched_getaffinity``. The number of processes is bounded by the cores and by the memory
+(``--memory-per-job``); the chapters that took longest last time start first.
 
     python tests/execute_book.py           # the stale chapters
     python tests/execute_book.py --all     # every chapter
@@ -88,12 +90,37 @@ def fingerprint(root: Path, package: str = "deepfound", data_dir: Path | None = 
         for path in sorted(data_dir.iterdir()):
             if path.is_file():
                 items[f"data/{path.name}"] = str(path.stat().st_size)
-    versions = sorted(
-        f"{dist.metadata['Name']}=={dist.version}" for dist in metadata.distributions()
-    )
-    items["installed distributions"] = _digest("\n".join(versions).encode())
+    versions = requirements_closure(package, ("test", "book"))
+    items["installed versions"] = _digest("\n".join(versions).encode())
     items["python"] = platform.python_version()
     return items
+
+
+def requirements_closure(name: str, extras: tuple[str, ...] = ()) -> list[str]:
+    """``name==version`` of the distribution ``name`` (with ``extras``) and of everything it
+    requires, installed here: what the chapters can import, and no tool beside them."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: dict[str, set[str]] = {}
+    todo = [(name, set(extras))]
+    while todo:
+        wanted, wanted_extras = todo.pop()
+        key = canonicalize_name(wanted)
+        if key in seen and wanted_extras <= seen[key]:
+            continue
+        try:
+            dist = metadata.distribution(wanted)
+        except metadata.PackageNotFoundError:
+            continue
+        seen[key] = seen.get(key, set()) | wanted_extras
+        environments = [{"extra": extra} for extra in seen[key] or {""}]
+        for text in dist.requires or []:
+            requirement = Requirement(text)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate(env) for env in environments):
+                todo.append((requirement.name, set(requirement.extras)))
+    return sorted(f"{key}=={metadata.version(key)}" for key in seen)
 
 
 def changes(old: dict, new: dict) -> list[str]:
@@ -101,16 +128,29 @@ def changes(old: dict, new: dict) -> list[str]:
     return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
 
 
-def lanes(n_stale: int, jobs: int | None, memory_per_job: float) -> list[set[int]]:
-    """Disjoint sets of the usable cores, one per process; at most as many as stale chapters."""
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+def _chapters(n: int) -> str:
+    return f"{n} chapter" + "s" * (n != 1)
+
+
+def usable_cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def max_processes(cores: list[int], jobs: int | None, memory_per_job: float) -> int:
+    """How many chapters may run at once: ``jobs``, else as many as cores and memory allow."""
     if jobs is None:
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-        jobs = max(1, min(len(cores) or 1, int(available // (memory_per_job * GIB))))
-    jobs = max(1, min(jobs, n_stale, len(cores) or 1))
-    if not cores:
-        return [set() for _ in range(jobs)]
-    return [set(cores[i::jobs]) for i in range(jobs)]
+        jobs = min(len(cores) or 1, int(available // (memory_per_job * GIB)))
+    return max(1, jobs)
+
+
+def cores_wanted(page: Path) -> int:
+    """The cores a chapter asks for in its front matter (``deepfound_cores``), else 1."""
+    front = page.read_text().split("---", 2)[1]
+    wanted = (yaml.safe_load(front) or {}).get("deepfound_cores", 1)
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+        raise ValueError(f"{page}: deepfound_cores must be a whole number >= 1, got {wanted!r}")
+    return wanted
 
 
 def _execute(page: str, cores: set[int], timeout: int) -> tuple[str, object, float, str | None]:
@@ -169,7 +209,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
         cache.clear_cache()
     elif before is not None and before != now:
         changed = changes(before, now)
-        shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+        more = f" and {len(changed) - 8} more" if len(changed) > 8 else ""
+        shown = ", ".join(changed[:8]) + more
         print(f"execute_book: changed since the cache was filled: {shown}", flush=True)
         print("execute_book: every chapter executes again", flush=True)
         cache.clear_cache()
@@ -197,31 +238,42 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
         return []
 
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
-    # Longest first (from the last build; later chapters are the heavier ones when unknown).
-    order = sorted(stale, key=lambda p: (times.get(p.name, 0), str(p)), reverse=True)
-    free = lanes(len(stale), args.jobs, args.memory_per_job)
+    # Longest first (as long as the last build took; later chapters are the heavier ones).
+    order = sorted(stale, key=lambda p: (times.get(p.name, 0), pages.index(p)), reverse=True)
+    cores = usable_cores()
+    at_once = max_processes(cores, args.jobs, args.memory_per_job)
+    # A chapter runs on cores of its own: one, or as many as it asks for, up to all there are.
+    wanted = {page: min(cores_wanted(page), len(cores) or 1) for page in stale}
     print(
-        f"execute_book: executing {len(stale)} chapters in {len(free)} processes "
-        f"(cores {', '.join(str(sorted(lane)) for lane in free)})",
+        f"execute_book: executing {_chapters(len(stale))}, up to {at_once} at once, on cores "
+        f"{cores or 'any'}",
         flush=True,
     )
     failed, done = [], []
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(len(free), mp_context=context) as pool:
+    free = list(cores)
+    with concurrent.futures.ProcessPoolExecutor(at_once, mp_context=context) as pool:
         waiting, running = list(order), {}
         while waiting or running:
-            while waiting and free:
-                page, cores = waiting.pop(0), free.pop(0)
-                print(f"execute_book: {page.relative_to(root)} on cores {sorted(cores)} ...", flush=True)
-                future = pool.submit(_execute, str(page), cores, args.timeout)
-                running[future] = (page, cores)
+            # In order: the next chapter starts once there are cores enough for it.
+            while (
+                waiting
+                and len(running) < at_once
+                and (not cores or wanted[waiting[0]] <= len(free))
+            ):
+                page = waiting.pop(0)
+                mine, free = set(free[: wanted[page]]), free[wanted[page] :]
+                where = f"cores {sorted(mine)}" if mine else "any core"
+                print(f"execute_book: {page.relative_to(root)} on {where} ...", flush=True)
+                future = pool.submit(_execute, str(page), mine, args.timeout)
+                running[future] = (page, mine)
             finished, _ = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
             for future in finished:
-                page, cores = running.pop(future)
-                free.append(cores)
+                page, mine = running.pop(future)
+                free = sorted(free + list(mine))
                 name = page.relative_to(root)
                 try:
                     _, notebook, seconds, error = future.result()
@@ -242,7 +294,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
     times_path.write_text(json.dumps(times, indent=1, sort_keys=True))
     last_run.write_text(json.dumps({"executed": done, "reread": reread}))
     print(
-        f"execute_book: {len(done)} chapters executed in "
+        f"execute_book: {_chapters(len(done))} executed in "
         f"{time.perf_counter() - start:.0f} s of wall clock",
         flush=True,
     )

@@ -66,7 +66,9 @@ async function prepare() {
     section.classList.add("chapter-start");
     titles.push(heading.textContent.replace(/#$/, "").trim());
   }
-  return titles;
+  const headings = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+    .map((h) => h.textContent.replace(/#$/, "").trim());
+  return {titles, headings};
 }
 prepare().then(done, (error) => done({error: String(error)}));
 """
@@ -90,8 +92,7 @@ titles.forEach((title, i) => {
   item.querySelector(".page").textContent = pages[i];
   contents.querySelector("ol").appendChild(item);
 });
-const article = document.querySelector("article.bd-article") || document.body;
-article.replaceChildren(contents);
+document.body.replaceChildren(contents);
 """
 
 FOOTER = (
@@ -149,13 +150,38 @@ def start_pages(texts: list[str], titles: list[str]) -> list[int]:
     return pages
 
 
-def merge(contents: bytes, body: bytes) -> bytes:
-    """The contents' pages, then the book's, with the book's bookmarks kept."""
+def merge(contents: bytes, body: bytes, headings: list[str]) -> bytes:
+    """The contents' pages, then the book's, with bookmarks: the contents, then the book's.
+
+    Chromium drops the space where a heading's text wraps onto a second line; the bookmarks
+    take their titles from ``headings``, the headings' texts in the page.
+    """
     from pypdf import PdfReader, PdfWriter
 
+    book = PdfReader(io.BytesIO(body))
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(contents)), import_outline=False)
-    writer.append(PdfReader(io.BytesIO(body)))
+    offset = len(writer.pages)
+    writer.append(book, import_outline=False)
+    writer.add_outline_item(title="Contents", page_number=0)
+    spelled = {"".join(text.split()): text for text in headings}
+    outline = list(book.outline)
+    # Chromium nests every heading under the page's one <h1>, the book's title: the chapters
+    # become its siblings instead, so that the bookmarks open on them.
+    if len(outline) == 2 and isinstance(outline[1], list):
+        outline = [outline[0], *outline[1]]
+
+    def add(items: list, parent) -> None:
+        last = None
+        for item in items:
+            if isinstance(item, list):
+                add(item, last)
+            else:
+                page = book.get_destination_page_number(item) + offset
+                title = spelled.get("".join(item.title.split()), item.title)
+                last = writer.add_outline_item(title=title, page_number=page, parent=parent)
+
+    add(outline, None)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -165,7 +191,7 @@ def problems(texts: list[str], titles: list[str]) -> list[str]:
     """What is wrong with the PDF's text: a chapter title missing, raw TeX."""
     text = "\n".join(texts)
     squeezed = _squeeze(text)
-    found = [f"chapter title missing: {title!r}" for title in titles if _squeeze(title) not in squeezed]
+    found = [f"chapter title missing: {t!r}" for t in titles if _squeeze(t) not in squeezed]
     for match in RAW_TEX.finditer(text):
         context = text[max(match.start() - 40, 0) : match.end() + 40]
         found.append(f"raw TeX in the text: ...{_squeeze(context)}...")
@@ -186,21 +212,24 @@ def main(argv: list[str] | None = None) -> int:
     at_root = args.html / "deepfound-print.html"
     at_root.write_bytes(page.read_bytes())
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as profile, serve(args.html) as base, chromium(
-        Path(profile)
-    ) as driver:
+    with (
+        tempfile.TemporaryDirectory() as profile,
+        serve(args.html) as base,
+        chromium(Path(profile)) as driver,
+    ):
         driver.set_script_timeout(120)
         driver.get(f"{base}{at_root.name}")
-        titles = driver.execute_async_script(PREPARE)
-        if isinstance(titles, dict):
-            print(f"make_pdf: the page did not get ready: {titles['error']}", file=sys.stderr)
+        page_info = driver.execute_async_script(PREPARE)
+        if "error" in page_info:
+            print(f"make_pdf: the page did not get ready: {page_info['error']}", file=sys.stderr)
             return 1
+        titles = page_info["titles"]
         body = print_pdf(driver)
         texts = page_texts(body)
         numbers = start_pages(texts, titles)
         driver.execute_script(CONTENTS, titles, numbers)
         contents = print_pdf(driver, numbered=False)
-    pdf = merge(contents, body)
+    pdf = merge(contents, body, page_info["headings"])
     found = problems(texts + page_texts(contents), titles)
     if found:
         print("make_pdf: the PDF is not right:", *found, sep="\n  ", file=sys.stderr)

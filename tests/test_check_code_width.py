@@ -45,9 +45,10 @@ def test_long_code_lines_are_found_and_prose_is_left_alone(tmp_path):
 def test_the_script_exits_with_1_and_names_the_line(tmp_path):
     path = page(tmp_path, "```{code-cell} ipython3\n" + LONG + "\n```\n")
     script = Path(__file__).with_name("check_code_width.py")
-    result = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True)
+    command = [sys.executable, str(script), str(path)]
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 1
     assert f"{path}:2: {len(LONG)} characters" in result.stdout
     path.write_text("```{code-cell} ipython3\nx = 1\n```\n")
-    ok = subprocess.run([sys.executable, str(script), str(path)], capture_output=True, text=True)
+    ok = subprocess.run(command, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout == ""

@@ -1,4 +1,4 @@
-"""The book's executor: a chapter's cached outputs are reused only while nothing they depend on changed.
+"""The book's executor: cached outputs are reused only while nothing they depend on changed.
 
 Each test builds a small book of its own (two notebook chapters importing a one-file library)
 and runs ``tests/execute_book.py`` on it, as ``nox -s book`` does on the real one.
@@ -54,7 +54,7 @@ def book(tmp_path: Path) -> Path:
 
 
 def execute(book: Path, *args: str) -> tuple[list[str], bool, str]:
-    """Run the executor on ``book``: the chapters it executed, whether pages must be reread, its log."""
+    """Run the executor on ``book``: the chapters it executed, whether to reread pages, its log."""
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib", *args],
         capture_output=True,
@@ -130,3 +130,35 @@ def test_a_failing_chapter_is_named_and_not_cached(book):
     # The chapter that worked is cached; the failed one runs again next time.
     page.write_text(page.read_text().replace("1 / 0", "print(lib.VALUE * 3)"))
     assert execute(book)[0] == ["book/b.md"]
+
+
+def test_each_chapter_runs_on_cores_of_its_own_as_many_as_it_asks_for(book):
+    import os
+
+    usable = len(os.sched_getaffinity(0))
+    page = book / "book" / "a.md"
+    # Chapter a asks for two cores; b asks for nothing: one.
+    page.write_text(page.read_text().replace("---\n\n#", "deepfound_cores: 2\n---\n\n#", 1))
+    for name in ("a", "b"):
+        chapter = book / "book" / f"{name}.md"
+        chapter.write_text(
+            chapter.read_text().replace(
+                "import lib\n", "import lib\nimport os\nprint(len(os.sched_getaffinity(0)))\n"
+            )
+        )
+    execute(book)
+    assert cached_output(book, "a").split()[0] == str(min(2, usable))
+    assert cached_output(book, "b").split()[0] == "1"
+
+
+def test_a_bad_request_for_cores_is_named(book):
+    page = book / "book" / "a.md"
+    page.write_text(page.read_text().replace("---\n\n#", "deepfound_cores: many\n---\n\n#", 1))
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "deepfound_cores must be a whole number" in result.stderr

@@ -1,8 +1,9 @@
 """Sphinx extension: each chapter as a notebook to download, or to open on Binder or Colab.
 
-MyST-NB executes every chapter while the book builds, and the theme offers the executed
-notebook, outputs included, in the page's download menu (``_sources/<page>.ipynb``). This
-extension puts a first cell into that notebook, which installs deepfound where it is missing
+The chapters' outputs come from jupyter-cache, and the theme offers each chapter's notebook
+in the page's download menu (``_sources/<page>.ipynb``). MyST-NB writes that notebook
+without the outputs it took from the cache: this extension merges them back in from the
+cache, so that the download is the executed notebook. It also puts a first cell into it, which installs deepfound where it is missing
 (Colab, Binder, a reader's own Jupyter), and points the theme's launch buttons at the same
 notebooks, which the publishing workflow pushes to the branch ``notebooks_branch``.
 """
@@ -96,10 +97,34 @@ def notebook_launch_url(url: str, branch: str, notebooks_branch: str) -> str:
     )
 
 
+def fill_outputs(path: str | Path, cache_path: str | Path) -> bool:
+    """Give the notebook at ``path`` the outputs the cache holds for its code; whether it had any.
+
+    A notebook that already starts with the setup cell was filled before: its code is no
+    longer the chapter's, and it is left alone.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    notebook = nbformat.read(str(path), as_version=4)
+    cells = notebook.cells
+    if cells and SETUP_TAG in cells[0].get("metadata", {}).get("tags", []):
+        return False
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:  # not in the cache: the build executed it itself, outputs in place
+        return False
+    nbformat.write(merged, str(path))
+    return True
+
+
 def _point_at_notebooks(app, pagename, templatename, context, doctree) -> None:
     ipynb = context.get("ipynb_source")
     if not ipynb:
         return
+    config = app.env.mystnb_config
+    if config.execution_mode == "cache":
+        fill_outputs(Path(app.outdir, "_sources", ipynb), config.execution_cache_path)
     commit = app.env.deepfound_provenance["commit"]
     repository = context.get("theme_repository_url", "")
     pinned = commit if is_exact(commit) else "main"

@@ -7,6 +7,8 @@
 - The site's ``index.html`` only sends the browser on to the first chapter. Left as a bare
   ``<meta>`` redirect, it names no icon, and the browser asks for ``/favicon.ico``, which the
   site does not have: a 404 in the console. It is written here as a whole page instead.
+- Code 80 characters wide must fit the text column without a scrollbar: ``static/deepfound.css``
+  sets the size of code's font (and wraps the package's longer lines).
 """
 
 from __future__ import annotations
@@ -74,8 +76,14 @@ def _write_index(app, exception) -> None:
     Path(app.outdir, "index.html").write_text(page, encoding="utf-8")
 
 
+def _add_static(app, config) -> None:
+    config.html_static_path.append(str(Path(__file__).with_name("static")))
+
+
 def setup(app) -> dict:
     """Register the fixes with Sphinx."""
+    app.connect("config-inited", _add_static)
+    app.add_css_file("deepfound.css")
     app.connect("html-page-context", _fix_page)
     # Before sphinx-external-toc's handler (priority 500), which writes a bare redirect when
     # it finds no index.html.
