@@ -3,9 +3,9 @@
 The chapters' outputs come from jupyter-cache, and the theme offers each chapter's notebook
 in the page's download menu (``_sources/<page>.ipynb``). MyST-NB writes that notebook
 without the outputs it took from the cache: this extension merges them back in from the
-cache, so that the download is the executed notebook. It also puts a first cell into it, which installs deepfound where it is missing
-(Colab, Binder, a reader's own Jupyter), and points the theme's launch buttons at the same
-notebooks, which the publishing workflow pushes to the branch ``notebooks_branch``.
+cache, so that the download is the executed notebook. It also puts a first cell into it,
+which installs deepfound where it is missing (Colab, Binder, a reader's own Jupyter), and
+points the theme's launch buttons at the same notebooks, which the publishing workflow pushes to the branch ``notebooks_branch``.
 """
 
 from __future__ import annotations
