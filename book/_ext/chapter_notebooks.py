@@ -5,7 +5,8 @@ in the page's download menu (``_sources/<page>.ipynb``). MyST-NB writes that not
 without the outputs it took from the cache: this extension merges them back in from the
 cache, so that the download is the executed notebook. It also puts a first cell into it,
 which installs deepfound where it is missing (Colab, Binder, a reader's own Jupyter), and
-points the theme's launch buttons at the same notebooks, which the publishing workflow pushes to the branch ``notebooks_branch``.
+points the theme's launch buttons at the same notebooks, which the publishing workflow
+pushes to the branch ``notebooks_branch``.
 """
 
 from __future__ import annotations
