@@ -5,8 +5,8 @@ Run with plain ``python tests/bench_threads.py`` (``--threads 1 2 8`` for other 
 read when numpy loads), on the step chapter 10 trains: ``ResNet().model(0)`` with its SGD and
 label-smoothed loss, on a batch of the recipe's size. The processes take turns, round after
 round, so that a slow spell of a shared machine hits every count alike; the table shows the
-median step of each count over the rounds and its ratio to one thread, and the cores this
-process may use: a count above them is oversubscribed.
+median step of each count over the rounds and its ratio to one thread, and how many threads
+BLAS actually runs (threadpoolctl): OpenBLAS starts no more than the cores it may use.
 """
 
 from __future__ import annotations
@@ -40,12 +40,15 @@ for i in range({steps} + 3):
     model.backward(loss_fn.backward())
     opt.step()
     times.append(time.perf_counter() - start)
-print(sorted(times[3:])[len(times[3:]) // 2])
+from threadpoolctl import threadpool_info
+
+running = max(pool["num_threads"] for pool in threadpool_info())
+print(running, sorted(times[3:])[len(times[3:]) // 2])
 """
 
 
-def step_seconds(threads: int, steps: int) -> float:
-    """The median step of a fresh process whose BLAS runs ``threads`` threads."""
+def step_seconds(threads: int, steps: int) -> tuple[int, float]:
+    """The threads BLAS runs when asked for ``threads``, and the median step of that process."""
     env = dict(os.environ)
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[variable] = str(threads)
@@ -53,7 +56,8 @@ def step_seconds(threads: int, steps: int) -> float:
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    return float(result.stdout.split()[-1])
+    running, seconds = result.stdout.split()[-2:]
+    return int(running), float(seconds)
 
 
 def main() -> None:
@@ -64,16 +68,16 @@ def main() -> None:
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"chapter 10's training step by BLAS threads ({cores} usable cores here)")
-    results = {t: [] for t in args.threads}
+    results, running = {t: [] for t in args.threads}, {}
     for _ in range(args.rounds):
         for threads in args.threads:
-            results[threads].append(step_seconds(threads, args.steps))
+            running[threads], seconds = step_seconds(threads, args.steps)
+            results[threads].append(seconds)
     base = statistics.median(results[args.threads[0]])
-    print(f"{'threads':>8} {'step (ms)':>10} {'vs ' + str(args.threads[0]):>8}")
+    print(f"{'threads':>8} {'running':>8} {'step (ms)':>10} {'vs ' + str(args.threads[0]):>8}")
     for threads, values in results.items():
         median = statistics.median(values)
-        note = "  (more threads than cores)" if threads > cores else ""
-        print(f"{threads:8} {1000 * median:10.1f} {median / base:8.2f}x{note}")
+        print(f"{threads:8} {running[threads]:8} {1000 * median:10.1f} {median / base:8.2f}x")
 
 
 if __name__ == "__main__":
