@@ -42,6 +42,11 @@ from pathlib import Path
 
 import yaml
 
+try:
+    import resource
+except ImportError:  # POSIX only: no peak memory on Windows
+    resource = None
+
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 2**30
 
@@ -153,7 +158,7 @@ def cores_wanted(page: Path) -> int:
     return wanted
 
 
-def _execute(page: str, cores: set[int], timeout: int) -> tuple[str, object, float, str | None]:
+def _execute(page: str, cores: set[int], timeout: int) -> tuple:
     """Run in a worker: execute one chapter on ``cores``; its kernel inherits the affinity."""
     from jupyter_cache.executors.utils import single_nb_execution
 
@@ -165,7 +170,10 @@ def _execute(page: str, cores: set[int], timeout: int) -> tuple[str, object, flo
         notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True
     )
     error = result.exc_string if result.err is not None else None
-    return page, notebook, result.time, error
+    # The kernel has exited and been waited for: the largest resident size of this process's
+    # children is its peak (each chapter runs in a fresh process, see main).
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 if resource else None
+    return page, notebook, result.time, error, peak
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepfound") -> list[str]:
@@ -253,7 +261,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     free = list(cores)
-    with concurrent.futures.ProcessPoolExecutor(at_once, mp_context=context) as pool:
+    # A fresh process for every chapter, so that its peak memory is its own (Python 3.11+).
+    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
+    with concurrent.futures.ProcessPoolExecutor(at_once, mp_context=context, **fresh) as pool:
         waiting, running = list(order), {}
         while waiting or running:
             # In order: the next chapter starts once there are cores enough for it.
@@ -276,9 +286,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
                 free = sorted(free + list(mine))
                 name = page.relative_to(root)
                 try:
-                    _, notebook, seconds, error = future.result()
+                    _, notebook, seconds, error, peak = future.result()
                 except Exception as exc:  # the worker itself failed
-                    seconds, error = 0.0, f"{type(exc).__name__}: {exc}"
+                    seconds, error, peak = 0.0, f"{type(exc).__name__}: {exc}", None
                 if error is not None:
                     print(f"execute_book: {name} FAILED:\n{error}", flush=True)
                     failed.append(str(name))
@@ -290,7 +300,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
                 )
                 times[page.name] = round(seconds, 1)
                 done.append(str(name))
-                print(f"execute_book: {name} executed in {seconds:.1f} s", flush=True)
+                memory = f", peak memory {peak / 1e9:.2f} GB" if peak and fresh else ""
+                print(f"execute_book: {name} executed in {seconds:.1f} s{memory}", flush=True)
     times_path.write_text(json.dumps(times, indent=1, sort_keys=True))
     last_run.write_text(json.dumps({"executed": done, "reread": reread}))
     print(

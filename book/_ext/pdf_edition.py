@@ -12,8 +12,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
-
 PDF_NAME = "deepfound.pdf"
 
 
@@ -52,6 +50,9 @@ def _copy_pdf(app, exception) -> None:
 
 
 def setup(app) -> dict:
+    # Imported here: the doctests collect this module without the book's tools installed.
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
     app.add_config_value("pdf_edition", "", "html")
     app.add_node(
         HideCodeCellNode,
