@@ -362,14 +362,24 @@ class MSE(Module):
     >>> loss.backward()
     array([[1.],
            [2.]])
+    >>> loss.backward(0.5)  # the gradient of 0.5 * loss, as any module's backward takes one
+    array([[0.5],
+           [1. ]])
     """
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         return mse(pred, target)
 
-    def backward(self) -> np.ndarray:
+    def backward(self, grad_out: float = 1.0) -> np.ndarray:
+        """``d loss / d pred`` times ``grad_out``, a number (the loss is one number)."""
+        if isinstance(grad_out, np.ndarray) and grad_out.ndim:
+            raise ValueError(
+                f"MSE.backward: grad_out must be a number, as the loss is one, "
+                f"got shape {np.shape(grad_out)}"
+            )
         pred, target = self.saved_inputs()
-        return mse_grad(pred, target)
+        grad = mse_grad(pred, target)
+        return grad if grad_out == 1.0 else grad * grad_out
 
 
 class Sequential(Module):

@@ -29,6 +29,107 @@ import numpy as np
 from deepfound.nn import Module, Parameter, is_grad_enabled
 
 
+def _channel_axes(x: np.ndarray, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes a channel's statistics run over (all but axis 1), and a channel vector's shape."""
+    if np.ndim(x) not in (2, 4):
+        raise ValueError(
+            f"{name}: input of shape (n, c) or (n, c, h, w) expected, got {np.shape(x)}"
+        )
+    ndim = np.ndim(x)
+    return (0, *range(2, ndim)), (1, -1) + (1,) * (ndim - 2)
+
+
+def batch_norm(
+    x: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Batch normalization as the math reads, arguments as ``torch.nn.functional.batch_norm``'s.
+
+    Channel ``j`` of ``x`` (axis 1 of an (n, c) or (n, c, h, w) array) is normalized over
+    its m values, ``x_hat = (x - mean) / sqrt(var + eps)``, then scaled and shifted:
+    ``weight * x_hat + bias``. In training mode the mean and the biased variance are the
+    batch's, and the running averages are updated in place, the variance unbiased; in
+    evaluation mode the running averages are used. This is the definition the layers'
+    faster forms are tested against.
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> mean, var = np.zeros(2), np.ones(2)
+    >>> batch_norm(x, mean, var, np.ones(2), np.zeros(2), training=True, eps=0.0)
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    >>> mean, var
+    (array([0.2, 2. ]), array([ 1.1, 20.9]))
+    """
+    axes, shape = _channel_axes(x, "batch_norm")
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+        m = x.size // x.shape[1]
+        if m < 2:
+            raise ValueError(f"batch_norm: one value per channel (input {x.shape}) has no variance")
+        running_mean += momentum * (mean - running_mean)
+        running_var += momentum * (var * m / (m - 1) - running_var)
+    else:
+        mean, var = running_mean, running_var
+    x_hat = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    return weight.reshape(shape) * x_hat + bias.reshape(shape)
+
+
+def batch_norm_grad(
+    x: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    weight: np.ndarray,
+    grad_out: np.ndarray,
+    training: bool = False,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`batch_norm` with respect to ``x``, ``weight`` and ``bias``.
+
+    With ``g`` the output's gradient and means over each channel's m values:
+    ``grad_bias = sum(g)``, ``grad_weight = sum(g * x_hat)``, and in training mode, where
+    the mean and the variance depend on ``x`` too,
+    ``grad_x = weight / sqrt(var + eps) * (g - mean(g) - x_hat * mean(g * x_hat))``;
+    in evaluation mode ``grad_x = g * weight / sqrt(var + eps)``. The running averages are
+    read (in evaluation mode), never updated.
+
+    Examples
+    --------
+    >>> x, g = np.array([[1.0], [3.0]]), np.array([[1.0], [0.0]])
+    >>> stats, weight = (np.zeros(1), np.ones(1)), np.ones(1)
+    >>> batch_norm_grad(x, *stats, weight, g, training=True, eps=0.0)
+    (array([[0.],
+           [0.]]), array([-1.]), array([1.]))
+    """
+    axes, shape = _channel_axes(x, "batch_norm_grad")
+    if np.shape(grad_out) != np.shape(x):
+        raise ValueError(
+            f"batch_norm_grad: grad_out of shape {np.shape(x)} (the output's) expected, "
+            f"got {np.shape(grad_out)}"
+        )
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / np.sqrt(var.reshape(shape) + eps)
+    x_hat = (x - mean.reshape(shape)) * inv_std
+    grad_bias = grad_out.sum(axis=axes)
+    grad_weight = (grad_out * x_hat).sum(axis=axes)
+    slope = weight.reshape(shape) * inv_std
+    if not training:
+        return grad_out * slope, grad_weight, grad_bias
+    g_mean = grad_out.mean(axis=axes, keepdims=True)
+    gx_mean = (grad_out * x_hat).mean(axis=axes, keepdims=True)
+    return slope * (grad_out - g_mean - x_hat * gx_mean), grad_weight, grad_bias
+
+
 def _wide(rows: np.ndarray) -> tuple[np.ndarray, int]:
     """``rows`` (m, c) as (m / k, k * c) and ``k``: a channel vector tiled ``k`` times fits a row.
 

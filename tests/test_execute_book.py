@@ -54,14 +54,15 @@ def book(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def run(book: Path, *args: str) -> subprocess.CompletedProcess:
+    """The executor run on ``book``, as ``nox -s book`` runs it on the real one."""
+    command = [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
 def execute(book: Path, *args: str) -> tuple[list[str], bool, str]:
     """Run the executor on ``book``: the chapters it executed, whether to reread pages, its log."""
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run(book, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     last_run = json.loads((book / "_build/.jupyter_cache/deepfound-last-run.json").read_text())
     return sorted(last_run["executed"]), last_run["reread"], result.stdout
@@ -122,12 +123,7 @@ def test_all_executes_every_chapter(book):
 def test_a_failing_chapter_is_named_and_not_cached(book):
     page = book / "book" / "b.md"
     page.write_text(page.read_text().replace("print(lib.VALUE * 3)", "1 / 0"))
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run(book)
     assert result.returncode == 1
     assert "book/b.md FAILED" in result.stdout and "ZeroDivisionError" in result.stdout
     # The chapter that worked is cached; the failed one runs again next time.
@@ -157,11 +153,6 @@ def test_each_chapter_runs_on_cores_of_its_own_as_many_as_it_asks_for(book):
 def test_a_bad_request_for_cores_is_named(book):
     page = book / "book" / "a.md"
     page.write_text(page.read_text().replace("---\n\n#", "deepfound_cores: many\n---\n\n#", 1))
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(book), "--package", "lib"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run(book)
     assert result.returncode == 1
     assert "deepfound_cores must be a whole number" in result.stderr

@@ -145,6 +145,16 @@ def test_mse_module_matches_torch(n: int, width: int, seed: int) -> None:
     np.testing.assert_array_equal(loss.backward(), loss.backward())
 
 
+def test_mse_backward_takes_the_loss_s_gradient_like_every_module() -> None:
+    pred, target = np.array([[1.0], [3.0]]), np.array([0.0, 1.0])
+    loss = MSE()
+    loss(pred, target)
+    np.testing.assert_array_equal(loss.backward(2.0), 2 * loss.backward())
+    np.testing.assert_array_equal(loss.backward(np.float64(0.5)), 0.5 * loss.backward())
+    with pytest.raises(ValueError, match=r"MSE.backward: grad_out must be a number.*\(2,\)"):
+        loss.backward(np.ones(2))
+
+
 def test_linear_without_input_grad_skips_only_that() -> None:
     full, skipping = Linear(4, 3, rng=0), Linear(4, 3, rng=0, input_grad=False)
     x, grad_out = np.ones((2, 4), np.float32), np.ones((2, 3), np.float32)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepfound.norm import BatchNorm1d, BatchNorm2d
+from deepfound.norm import BatchNorm1d, BatchNorm2d, batch_norm, batch_norm_grad
 from deepfound.testing import check_grad, test_near
 
 
@@ -210,3 +211,70 @@ def test_bad_shapes_and_arguments_raise_value_error_naming_them() -> None:
     ]:
         with pytest.raises(ValueError, match=f"BatchNorm2d: {match}"):
             BatchNorm2d(**kwargs)
+
+
+# The plain pair, batch_norm / batch_norm_grad: the definition the layers are tested against.
+
+
+@pytest.mark.parametrize("shapes", [rows(), images()], ids=["rows", "images"])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), training=st.booleans(), momentum=st.sampled_from([0.0, 0.1, 1.0]))
+def test_plain_pair_matches_torch_functional(shapes, data, training, momentum) -> None:
+    shape = data.draw(shapes)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x, grad_out = rng.normal(1.0, 2.0, shape), rng.standard_normal(shape)
+    c = shape[1]
+    weight, bias = rng.standard_normal(c), rng.standard_normal(c)
+    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    t_mean, t_var = torch.tensor(mean), torch.tensor(var)
+    x_t = torch.tensor(x, requires_grad=True)
+    w_t, b_t = torch.tensor(weight, requires_grad=True), torch.tensor(bias, requires_grad=True)
+    out_t = F.batch_norm(x_t, t_mean, t_var, w_t, b_t, training, momentum, 1e-5)
+    out_t.backward(torch.from_numpy(grad_out))
+
+    # The gradient is taken at the statistics the forward pass used: before its update.
+    stats = mean.copy(), var.copy()
+    grads = batch_norm_grad(x, *stats, weight, grad_out, training)
+    out = batch_norm(x, mean, var, weight, bias, training, momentum)
+    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    test_near(mean, t_mean.numpy(), rtol=1e-12, atol=1e-12)
+    test_near(var, t_var.numpy(), rtol=1e-12, atol=1e-12)
+    for ours, theirs in zip(grads, (x_t.grad, w_t.grad, b_t.grad), strict=True):
+        test_near(ours, theirs.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize(("layer_cls", "shapes"), [(BatchNorm1d, rows()), (BatchNorm2d, images())])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), steps=st.integers(1, 3))
+def test_layers_equal_the_plain_pair(layer_cls, shapes, data, steps) -> None:
+    """The layers' faster forms compute what the plain pair defines, in both modes."""
+    shape = data.draw(shapes)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    c = shape[1]
+    layer = layer_cls(c, momentum=0.3, dtype=np.float64)
+    layer.weight.data[:], layer.bias.data[:] = rng.standard_normal(c), rng.standard_normal(c)
+    mean, var = layer.running_mean.copy(), layer.running_var.copy()
+    for mode in ["train"] * steps + ["eval"]:
+        training = mode == "train"
+        layer.train() if training else layer.eval()
+        x, grad_out = rng.normal(1.0, 2.0, shape), rng.standard_normal(shape)
+        w, b = layer.weight.data, layer.bias.data
+        expected_grads = batch_norm_grad(x, mean, var, w, grad_out, training)
+        expected = batch_norm(x, mean, var, w, b, training, momentum=0.3)
+        test_near(layer(x), expected, rtol=1e-10, atol=1e-12)
+        grad_x = layer.backward(grad_out)
+        test_near(grad_x, expected_grads[0], rtol=1e-9, atol=1e-10)
+        test_near(layer.weight.grad, expected_grads[1], rtol=1e-9, atol=1e-10)
+        test_near(layer.bias.grad, expected_grads[2], rtol=1e-9, atol=1e-10)
+        test_near(layer.running_mean, mean, rtol=1e-12, atol=1e-12)
+        test_near(layer.running_var, var, rtol=1e-12, atol=1e-12)
+
+
+def test_plain_pair_rejects_what_it_cannot_normalize() -> None:
+    one = np.ones(3)
+    with pytest.raises(ValueError, match=r"batch_norm: input of shape \(n, c\) or"):
+        batch_norm(np.ones((2, 3, 4)), one, one, one, one)
+    with pytest.raises(ValueError, match="one value per channel"):
+        batch_norm(np.ones((1, 3)), one, one, one, one, training=True)
+    with pytest.raises(ValueError, match=r"grad_out of shape \(2, 3\)"):
+        batch_norm_grad(np.ones((2, 3)), one, one, one, np.ones((3, 2)))
