@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from deepfound.conv import Conv2d, GlobalAvgPool
+from deepfound.functional import relu_grad
 from deepfound.im2col import check_image, check_int
 from deepfound.nn import Linear, Module, ReLU, Sequential, is_grad_enabled
 from deepfound.norm import BatchNorm2d
@@ -28,11 +29,6 @@ __all__ = ["ResBlock", "conv_bn", "resnet"]
 def _relu_(x: np.ndarray) -> np.ndarray:
     """ReLU in place, on an array the block has just made: a copy would cost as much again."""
     return np.maximum(x, 0, out=x)
-
-
-def _relu_grad(out: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
-    """Gradient of ReLU from its *output*: ``out > 0`` exactly where the input was positive."""
-    return grad_out * (out > 0)
 
 
 class ResBlock(Module):
@@ -119,10 +115,11 @@ class ResBlock(Module):
                 f"ResBlock: grad_out of shape {self.out.shape} (the output's) expected, "
                 f"got {np.shape(grad_out)}"
             )
-        grad = _relu_grad(self.out, grad_out)
+        # ReLU's gradient from its output: out > 0 exactly where the input was positive.
+        grad = relu_grad(self.out, grad_out)
         # The sum sends the same gradient down both paths; the input's gradient adds them.
         grad_main = self.conv2.backward(self.bn2.backward(grad))
-        grad_main = self.conv1.backward(self.bn1.backward(_relu_grad(self._hidden, grad_main)))
+        grad_main = self.conv1.backward(self.bn1.backward(relu_grad(self._hidden, grad_main)))
         grad_skip = grad if self.shortcut is None else self.shortcut.backward(grad)
         grad_main += grad_skip
         return grad_main
