@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from deepfound._checks import check_range
 from deepfound.nn import Parameter
-from deepfound.optimizer import Optimizer, check_range
+from deepfound.optimizer import Optimizer
 
 
 class _Scratch(Optimizer):

@@ -23,15 +23,8 @@ import math
 
 import numpy as np
 
-from deepfound.im2col import (
-    check_image,
-    check_int,
-    col2im,
-    im2col,
-    output_size,
-    pad_channels_last,
-    window_rows,
-)
+from deepfound._checks import check_image, check_int
+from deepfound.im2col import col2im, im2col, output_size, pad_channels_last, window_rows
 from deepfound.init import kaiming_normal
 from deepfound.nn import Module, Parameter, is_grad_enabled, shared_scratch
 from deepfound.pool import (

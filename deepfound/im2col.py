@@ -19,32 +19,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
-def check_int(name: str, label: str, value, low: int) -> None:
-    """Raise ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``low``.
-
-    Examples
-    --------
-    >>> check_int("conv2d", "stride", 0, 1)
-    Traceback (most recent call last):
-    ValueError: conv2d: stride must be an integer of at least 1, got 0
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: {label} must be an integer of at least {low}, got {value!r}")
-
-
-def check_image(name: str, x: np.ndarray) -> None:
-    """Raise ``ValueError`` unless ``x`` is a batch of images, shape (n, c, h, w).
-
-    Examples
-    --------
-    >>> check_image("conv2d", np.zeros((28, 28)))
-    Traceback (most recent call last):
-    ValueError: conv2d: input of shape (n, c, h, w) expected, got (28, 28)
-    """
-    if np.ndim(x) != 4:
-        raise ValueError(f"{name}: input of shape (n, c, h, w) expected, got {np.shape(x)}")
-
-
 def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
     """Positions of a kernel along one axis: ``(size + 2 * padding - kernel_size) // stride + 1``.
 

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from deepfound._checks import check_range
 from deepfound.nn import Module
-from deepfound.optimizer import Optimizer, check_range
+from deepfound.optimizer import Optimizer
 
 
 class EWMA:

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from deepfound._checks import check_range
 from deepfound.adaptive import Adam, AdamW, RMSprop
 from deepfound.lr_finder import ewma, lr_find
 from deepfound.nn import Parameter
-from deepfound.optimizer import Optimizer, check_range
+from deepfound.optimizer import Optimizer
 from deepfound.schedules import cosine_decay, linear_decay, one_cycle, one_cycle_momentum
 
 __all__ = [

@@ -16,25 +16,6 @@ from collections.abc import Iterable
 from deepfound.nn import Parameter
 
 
-def check_range(owner: str, name: str, value: float, low: float, high: float = math.inf) -> float:
-    """``value`` if it is a number in ``[low, high)``; else a ``ValueError`` naming it.
-
-    NaN lies in no range, so it is always rejected.
-
-    Examples
-    --------
-    >>> check_range("Adam", "betas[0]", 0.9, 0.0, 1.0)
-    0.9
-    >>> check_range("Adam", "betas[0]", 1.0, 0.0, 1.0)
-    Traceback (most recent call last):
-    ValueError: Adam: betas[0] must lie in [0.0, 1.0), got 1.0
-    """
-    if not low <= value < high:
-        bound = f"not be below {low}" if high == math.inf else f"lie in [{low}, {high})"
-        raise ValueError(f"{owner}: {name} must {bound}, got {value}")
-    return value
-
-
 class Optimizer:
     """Base class: a list of parameters, a learning rate ``lr`` and a ``step()``.
 

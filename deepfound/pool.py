@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from deepfound.im2col import check_image, check_int, output_size
+from deepfound._checks import check_image, check_int
+from deepfound.im2col import output_size
 from deepfound.nn import Module
 
 

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from deepfound._checks import check_image, check_int
 from deepfound.conv import Conv2d, GlobalAvgPool
 from deepfound.functional import relu_grad
-from deepfound.im2col import check_image, check_int
 from deepfound.nn import Linear, Module, ReLU, Sequential, is_grad_enabled
 from deepfound.norm import BatchNorm2d
 

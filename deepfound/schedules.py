@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from deepfound.optimizer import check_range
+from deepfound._checks import check_range
 
 
 def _check_schedule(name: str, lr: float, total_steps: int) -> None:
