@@ -61,6 +61,11 @@ target.write_text(yaml.safe_dump(config, sort_keys=False))
 """
 
 
+def execute_chapters(session: nox.Session) -> None:
+    """The chapters that need it, executed into the cache the book and the PDF share."""
+    session.run("python", "tests/execute_book.py", *(["--all"] * ("--all" in session.posargs)))
+
+
 @nox.session
 def book(session: nox.Session) -> None:
     """Build the HTML book; any warning or failing cell is an error.
@@ -72,7 +77,7 @@ def book(session: nox.Session) -> None:
     without the exercises' solutions, into ``_build/student/_build/html``.
     """
     install(session, "test,book")
-    session.run("python", "tests/execute_book.py", *(["--all"] * ("--all" in session.posargs)))
+    execute_chapters(session)
     last_run = json.loads(Path("_build/.jupyter_cache/deepfound-last-run.json").read_text())
     args = ["jupyter-book", "build", ".", "--warningiserror", "--nitpick", "--keep-going"]
     html = Path("_build/html")
@@ -99,7 +104,7 @@ def pdf(session: nox.Session) -> None:
     session links the PDF from every page's download menu.
     """
     install(session, "test,book")
-    session.run("python", "tests/execute_book.py", *(["--all"] * ("--all" in session.posargs)))
+    execute_chapters(session)
     session.run(
         "jupyter-book", "build", ".", "--all", "--builder", "custom",
         "--custom-builder", "singlehtml", "--path-output", "_build/pdf",

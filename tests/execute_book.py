@@ -62,15 +62,15 @@ def chapters(root: Path) -> list[Path]:
             files.append(entry["file"])
         stack[:0] = list(entry.get("chapters", [])) + list(entry.get("sections", []))
     pages = [root / f"{name}.md" for name in files]
-    return [page for page in pages if page.exists() and _is_notebook(page)]
+    return [page for page in pages if page.exists() and "kernelspec" in front_matter(page)]
 
 
-def _is_notebook(page: Path) -> bool:
+def front_matter(page: Path) -> dict:
+    """The YAML block at the top of a page, between its ``---`` lines (empty if none)."""
     text = page.read_text()
     if not text.startswith("---"):
-        return False
-    front = text.split("---", 2)[1]
-    return "kernelspec" in (yaml.safe_load(front) or {})
+        return {}
+    return yaml.safe_load(text.split("---", 2)[1]) or {}
 
 
 def read_notebook(page: Path):
@@ -151,8 +151,7 @@ def max_processes(cores: list[int], jobs: int | None, memory_per_job: float) -> 
 
 def cores_wanted(page: Path) -> int:
     """The cores a chapter asks for in its front matter (``deepfound_cores``), else 1."""
-    front = page.read_text().split("---", 2)[1]
-    wanted = (yaml.safe_load(front) or {}).get("deepfound_cores", 1)
+    wanted = front_matter(page).get("deepfound_cores", 1)
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
         raise ValueError(f"{page}: deepfound_cores must be a whole number >= 1, got {wanted!r}")
     return wanted

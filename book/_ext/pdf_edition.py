@@ -28,19 +28,13 @@ def _add_download(app, pagename, templatename, context, doctree) -> None:
             group["buttons"].append(
                 {
                     "type": "link",
-                    "url": _relative(pagename),
+                    "url": context["pathto"](PDF_NAME, 1),  # at the root of the site
                     "text": ".pdf (the book)",
                     "tooltip": "Download the whole book as a PDF",
                     "icon": "fas fa-file-pdf",
                     "label": "download-book-pdf-button",
                 }
             )
-
-
-def _relative(pagename: str) -> str:
-    """The PDF's URL relative to the page: it lies at the root of the site."""
-    depth = pagename.count("/")
-    return "../" * depth + PDF_NAME
 
 
 def _copy_pdf(app, exception) -> None:
