@@ -26,14 +26,15 @@ import numpy as np
 from deepfound._checks import check_image, check_int
 from deepfound.im2col import col2im, im2col, output_size, pad_channels_last, window_rows
 from deepfound.init import kaiming_normal
-from deepfound.nn import Module, Parameter, is_grad_enabled, shared_scratch
+from deepfound.nn import Flatten, Module, Parameter, is_grad_enabled, shared_scratch
 from deepfound.pool import (
     AvgPool2d,
-    Flatten,
     GlobalAvgPool,
     MaxPool2d,
     avg_pool2d,
     avg_pool2d_grad,
+    global_avg_pool,
+    global_avg_pool_grad,
     max_pool2d,
     max_pool2d_grad,
 )
@@ -49,6 +50,8 @@ __all__ = [
     "conv2d",
     "conv2d_grad",
     "conv2d_loops",
+    "global_avg_pool",
+    "global_avg_pool_grad",
     "max_pool2d",
     "max_pool2d_grad",
     "output_size",
@@ -319,7 +322,7 @@ class Conv2d(Module):
         self.weight = Parameter(np.ascontiguousarray(w.T).reshape(c_out, c_in, k, k))
         self.bias = Parameter(np.zeros(c_out, dtype)) if bias else None
         self.stride, self.padding, self.input_grad = stride, padding, input_grad
-        self._cols = self._padded = None
+        self.scratch = {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.weight.data
@@ -328,14 +331,15 @@ class Conv2d(Module):
         # layer's own while backward may read them, else shared with every layer of the same
         # geometry until no_grad ends, so that a deep network holds one copy, not one per layer.
         if is_grad_enabled():
-            self._padded, self._cols = self._windows(x, self._padded, self._cols)
-            cols = self._cols
+            store, key = self.scratch, "windows"
         else:
-            self._padded = self._cols = None
+            self.scratch.clear()
+            store = shared_scratch()
             key = ("Conv2d", x.shape, x.dtype, w.shape[2:], self.stride, self.padding)
-            padded, cols = self._windows(x, *shared_scratch().get(key, (None, None)))
-            # Without padding the "padded" image is the input itself, not scratch to keep.
-            shared_scratch()[key] = (padded if self.padding else None), cols
+        padded, cols = self._windows(x, *store.get(key, (None, None)))
+        # Without padding the "padded" image is the input itself, not scratch to keep.
+        store[key] = (padded if self.padding else None), cols
+        self.save(cols=cols)
         bias = None if self.bias is None else self.bias.data
         return _forward(cols, w, bias, (len(x), oh, ow))
 
@@ -354,7 +358,7 @@ class Conv2d(Module):
                 f"got {np.shape(grad_out)}"
             )
         grad_x, self.weight.grad, grad_b = _backward(
-            self._cols, x.shape, w, grad_out, self.stride, self.padding, self.input_grad
+            self.saved["cols"], x.shape, w, grad_out, self.stride, self.padding, self.input_grad
         )
         if self.bias is not None:
             self.bias.grad = grad_b

@@ -178,3 +178,34 @@ def mse_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     diff = pred - _as_pred_shape("mse_grad", pred, target)
     diff *= 2 / pred.size
     return diff
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """Each example as one row: ``x`` (n, ...) reshaped to (n, -1).
+
+    Examples
+    --------
+    >>> flatten(np.zeros((2, 3, 4))).shape
+    (2, 12)
+    """
+    if np.ndim(x) < 1:
+        raise ValueError(f"flatten: input with a batch axis expected, got shape {np.shape(x)}")
+    return np.reshape(x, (len(x), -1))
+
+
+def flatten_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`flatten`: each row of ``grad_out`` back in the shape of ``x``'s example.
+
+    A reshape moves no number, so the gradient moves back unchanged.
+
+    Examples
+    --------
+    >>> flatten_grad(np.zeros((2, 3, 4)), np.ones((2, 12))).shape
+    (2, 3, 4)
+    """
+    expected = (len(x), int(np.prod(np.shape(x)[1:])))
+    if np.shape(grad_out) != expected:
+        raise ValueError(
+            f"flatten_grad: grad_out of shape {expected} expected, got {np.shape(grad_out)}"
+        )
+    return np.reshape(grad_out, np.shape(x))

@@ -171,6 +171,11 @@ def _checked_smoothing(name: str, label_smoothing) -> float:
 def cross_entropy(logits: np.ndarray, target: np.ndarray, *, label_smoothing: float = 0.0) -> float:
     """Cross-entropy of raw scores against class labels: ``nll(log_softmax(logits), target)``.
 
+    Row ``i``'s term is ``-log_softmax(x_i)[y_i] = log(sum_j exp(x_ij - m_i)) - (x_iy - m_i)``
+    with ``m_i`` the row's largest score (see :func:`log_softmax`); only the true
+    class's log-probability is needed, so only it is computed. The sums over a
+    row's classes are written as the product with a vector of ones, ``exp(x - m) @ 1``.
+
     With ``label_smoothing=eps``, the cross-entropy against the smoothed target
     ``(1 - eps) * one_hot(target) + eps / C``: ``(1 - eps)`` times the loss above plus
     ``eps`` times the mean of ``-log_softmax(logits)`` over the classes, averaged
@@ -185,13 +190,16 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray, *, label_smoothing: fl
     """
     logits, target = _checked("cross_entropy", logits, target)
     label_smoothing = _checked_smoothing("cross_entropy", label_smoothing)
-    log_probs = log_softmax(logits)
-    loss = nll(log_probs, target)
+    n, n_classes = logits.shape
+    ones = np.ones(n_classes, logits.dtype)
+    shifted = logits - _row_max(logits)
+    log_sums = np.log(np.exp(shifted) @ ones)
+    loss = (log_sums - shifted[np.arange(n), target]).sum() / n
     if label_smoothing:
-        # The eps / C that every class gets adds eps times the mean of -log_probs, over the
-        # classes of a row and then over the rows: the mean of the whole array.
-        loss = (1 - label_smoothing) * loss + label_smoothing * float(-log_probs.mean())
-    return loss
+        # The mean of -log_softmax over a row's classes: log(sum(exp(x - m))) - mean(x - m).
+        smooth = (log_sums - (shifted @ ones) / n_classes).sum() / n
+        loss = (1 - label_smoothing) * loss + label_smoothing * smooth
+    return float(loss)
 
 
 def cross_entropy_grad(
@@ -200,7 +208,8 @@ def cross_entropy_grad(
     """Gradient of :func:`cross_entropy`: ``(softmax(logits) - one_hot(target)) / n``.
 
     With ``label_smoothing=eps`` the smoothed target takes the one-hot's place:
-    ``(softmax(logits) - (1 - eps) * one_hot(target) - eps / C) / n``.
+    ``(softmax(logits) - (1 - eps) * one_hot(target) - eps / C) / n``. The softmax
+    is ``exp(x - m)`` divided by its row sums, as in :func:`cross_entropy`.
 
     Examples
     --------
@@ -211,19 +220,14 @@ def cross_entropy_grad(
     """
     logits, target = _checked("cross_entropy_grad", logits, target)
     label_smoothing = _checked_smoothing("cross_entropy_grad", label_smoothing)
-    return _softmax_minus_target(softmax(logits), target, label_smoothing)
-
-
-def _softmax_minus_target(
-    probs: np.ndarray, target: np.ndarray, label_smoothing: float
-) -> np.ndarray:
-    """``(probs - smoothed one_hot(target)) / n``, computed in place on ``probs``."""
-    n, n_classes = probs.shape
+    n, n_classes = logits.shape
+    probs = np.exp(logits - _row_max(logits))
+    probs /= (probs @ np.ones(n_classes, probs.dtype))[:, None]
+    grad = probs / n
     if label_smoothing:
-        probs -= label_smoothing / n_classes
-    probs[np.arange(n), target] -= 1 - label_smoothing
-    probs /= n
-    return probs
+        grad -= label_smoothing / (n * n_classes)
+    grad[np.arange(n), target] -= (1 - label_smoothing) / n
+    return grad
 
 
 def accuracy(logits: np.ndarray, target: np.ndarray) -> float:
@@ -239,14 +243,10 @@ def accuracy(logits: np.ndarray, target: np.ndarray) -> float:
 
 
 class CrossEntropy(Module):
-    """Cross-entropy as a loss module: ``loss(logits, target)``, then ``loss.backward()``.
+    """Cross-entropy as a loss module over :func:`cross_entropy` and :func:`cross_entropy_grad`.
 
-    The same values as :func:`cross_entropy` and :func:`cross_entropy_grad`, in
-    fewer array operations, since a training step runs it once per batch: the
-    forward pass keeps the softmax probabilities, the loss needs the log-softmax
-    only at each row's true class, and the backward pass only subtracts the
-    one-hot target (smoothed, with ``label_smoothing``) from the kept probabilities
-    and divides by ``n``.
+    ``loss(logits, target)`` is the loss; ``loss.backward(grad_out=1.0)`` its gradient
+    with respect to the logits, times ``grad_out``.
 
     Parameters
     ----------
@@ -271,33 +271,8 @@ class CrossEntropy(Module):
         self.label_smoothing = _checked_smoothing("CrossEntropy", label_smoothing)
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
-        logits, target = _checked("CrossEntropy", logits, target)
-        n, n_classes = logits.shape
-        # Flat offsets of the rows: with them, one integer array indexes a flat view, in a
-        # fraction of the time a pair of arrays takes to index rows and columns.
-        rows = np.arange(0, n * n_classes, n_classes)
-        # Each row's maximum, picked at its argmax: numpy finds the argmax of many short rows
-        # several times faster than it reduces them with max. A row holding inf or nan gives
-        # nan either way, so the check of _row_max for such rows is not needed here.
-        row_max = logits.ravel()[rows + logits.argmax(-1)]
-        # In C order whatever the layout of the logits, so that the flat views below are views.
-        shifted = np.subtract(logits, row_max[:, None], order="C")
-        probs = np.exp(shifted)
-        # A product with a vector of ones sums short rows faster than ndarray.sum does.
-        sums = probs @ np.ones(n_classes, probs.dtype)
-        probs /= sums[:, None]
-        self.probs = probs
-        self.true_class = rows + target  # flat positions, kept for backward
-        # -log softmax(x)_y = log(sum(exp(x - m))) - (x_y - m), with m the row's maximum.
-        # (A sum divided by n: ndarray.mean adds a few microseconds of Python around the same sum.)
-        log_sums = np.log(sums)
-        loss = (log_sums - shifted.ravel()[self.true_class]).sum() / n
-        if self.label_smoothing:
-            # The mean of -log softmax(x) over a row's classes: log(sum(exp(x - m))) - mean(x - m).
-            row_means = (shifted @ np.ones(n_classes, shifted.dtype)) / n_classes
-            smooth = (log_sums - row_means).sum() / n
-            loss = (1 - self.label_smoothing) * loss + self.label_smoothing * smooth
-        return float(loss)
+        logits, target = _checked("CrossEntropy", logits, target)  # errors name the layer
+        return cross_entropy(logits, target, label_smoothing=self.label_smoothing)
 
     def backward(self, grad_out: float = 1.0) -> np.ndarray:
         """``d loss / d logits`` times ``grad_out``, a number (the loss is one number)."""
@@ -306,11 +281,8 @@ class CrossEntropy(Module):
                 f"CrossEntropy.backward: grad_out must be a number, as the loss is one, "
                 f"got shape {np.shape(grad_out)}"
             )
-        n = len(self.saved_inputs()[1])
-        grad = self.probs / n
-        if self.label_smoothing:
-            grad -= self.label_smoothing / (n * self.probs.shape[1])
-        grad.ravel()[self.true_class] -= (1 - self.label_smoothing) / n
+        logits, target = self.saved_inputs()
+        grad = cross_entropy_grad(logits, target, label_smoothing=self.label_smoothing)
         if grad_out != 1:
             grad *= grad_out  # in place, so that a float32 gradient stays float32
         return grad

@@ -158,11 +158,11 @@ def lr_find(
 
 
 class _ModelState:
-    """A copy of a model's parameters, of the public arrays its modules keep, and of their modes.
+    """A copy of a model's parameters, of the other arrays its modules keep, and of their modes.
 
-    Private arrays (a leading underscore: scratch memory, what the backward pass needs) and the
-    latest call's output (``.out``, as large as the batch) are rebuilt by the next forward
-    pass, so they are neither copied nor restored.
+    A module's forward state (``.saved``) and scratch memory (``.scratch``) are not part of
+    the model (see :class:`~deepfound.nn.Module`): the next forward pass rebuilds them, so
+    they are neither copied nor restored.
     """
 
     def __init__(self, model: Module) -> None:
@@ -173,7 +173,7 @@ class _ModelState:
             (module, name, array, array.copy())
             for module in modules
             for name, array in vars(module).items()
-            if isinstance(array, np.ndarray) and not name.startswith("_") and name != "out"
+            if isinstance(array, np.ndarray)
         ]
 
     def restore(self) -> None:

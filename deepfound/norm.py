@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepfound.nn import Module, Parameter, is_grad_enabled
+from deepfound.nn import Module, Parameter
 
 
 def _channel_axes(x: np.ndarray, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -172,7 +172,6 @@ class _BatchNorm(Module):
         self.running_mean = np.zeros(n_features, dtype)
         self.running_var = np.ones(n_features, dtype)
         self.eps, self.momentum = eps, momentum
-        self._saved = None
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
         """``x`` as a matrix (m, c), one column per channel, after checking its shape."""
@@ -212,7 +211,7 @@ class _BatchNorm(Module):
             centred = None  # evaluation mode computes it only if backward needs it
             inv_std = 1 / np.sqrt(self.running_var + self.eps)
         scale = self.weight.data * inv_std
-        self._saved = (k, centred, mean, inv_std) if is_grad_enabled() else None
+        self.save(k=k, centred=centred, mean=mean, inv_std=inv_std)
         if centred is None:
             out = wide * np.tile(scale, k)
             out += np.tile(self.bias.data - mean * scale, k)
@@ -233,7 +232,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: grad_out of shape {x.shape} (the output's) expected, "
                 f"got {np.shape(grad_out)}"
             )
-        k, centred, mean, inv_std = self._saved
+        k, centred, mean, inv_std = (self.saved[key] for key in ("k", "centred", "mean", "inv_std"))
         batch_statistics = centred is not None
         g = np.ascontiguousarray(self._rows(grad_out)).reshape(-1, k * len(mean))
         m = len(g) * k

@@ -5,7 +5,8 @@ and ``avg_pool2d`` without padding: windows of
 ``kernel_size × kernel_size`` every ``stride`` pixels (the kernel size unless
 given). Each function and its gradient loop over the ``k * k`` offsets in the
 window, one strided slice of the whole batch at a time, never over pixels.
-Everything here is importable from :mod:`deepfound.conv` too.
+:func:`global_avg_pool` averages the whole image. Each layer is a thin module
+over its pair. Everything here is importable from :mod:`deepfound.conv` too.
 """
 
 from __future__ import annotations
@@ -178,8 +179,43 @@ class AvgPool2d(_Pool):
     _pool, _pool_grad = staticmethod(avg_pool2d), staticmethod(avg_pool2d_grad)
 
 
-class GlobalAvgPool(Module):
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
     """Mean of each channel over the whole image: (n, c, h, w) → (n, c), for any h and w.
+
+    Examples
+    --------
+    >>> global_avg_pool(np.arange(8.0).reshape(1, 2, 2, 2))
+    array([[1.5, 5.5]])
+    """
+    check_image("global_avg_pool", x)
+    return x.mean((2, 3))
+
+
+def global_avg_pool_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+    """Gradient of :func:`global_avg_pool`: each pixel gets ``grad_out / (h * w)`` of its channel.
+
+    The result is channels last in memory, as a convolution's output is, so that
+    the backward pass of a convolution before it needs no copy.
+
+    Examples
+    --------
+    >>> global_avg_pool_grad(np.zeros((1, 2, 2, 2)), np.array([[4.0, 8.0]]))[0, 1]
+    array([[2., 2.],
+           [2., 2.]])
+    """
+    check_image("global_avg_pool_grad", x)
+    n, c, h, w = x.shape
+    if np.shape(grad_out) != (n, c):
+        raise ValueError(
+            f"global_avg_pool_grad: grad_out of shape {(n, c)} expected, got {np.shape(grad_out)}"
+        )
+    grad = np.empty((n, h, w, c), np.result_type(grad_out.dtype, x.dtype))
+    grad[...] = (grad_out / (h * w))[:, None, None, :]
+    return grad.transpose(0, 3, 1, 2)
+
+
+class GlobalAvgPool(Module):
+    """:func:`global_avg_pool` as a layer: (n, c, h, w) → (n, c), for any h and w.
 
     Examples
     --------
@@ -192,49 +228,11 @@ class GlobalAvgPool(Module):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        check_image("GlobalAvgPool", x)
-        return x.mean((2, 3))
+        return global_avg_pool(x)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         (x,) = self.saved_inputs()
-        n, c, h, w = x.shape
-        if np.shape(grad_out) != (n, c):
-            raise ValueError(
-                f"GlobalAvgPool: grad_out of shape {(n, c)} expected, got {np.shape(grad_out)}"
-            )
-        # Every pixel had weight 1 / (h * w) in its channel's mean. Written channels last in
-        # memory, like a convolution's output, so that the convolution before needs no copy.
-        grad = np.empty((n, h, w, c), np.result_type(grad_out.dtype, x.dtype))
-        grad[...] = (grad_out / (h * w))[:, None, None, :]
-        return grad.transpose(0, 3, 1, 2)
+        return global_avg_pool_grad(x, grad_out)
 
     def __repr__(self) -> str:
         return "GlobalAvgPool()"
-
-
-class Flatten(Module):
-    """Each example as one row: (n, ...) → (n, -1).
-
-    Examples
-    --------
-    >>> flat = Flatten()
-    >>> flat(np.zeros((2, 3, 4, 4))).shape, flat.backward(np.zeros((2, 48))).shape
-    ((2, 48), (2, 3, 4, 4))
-    """
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if np.ndim(x) < 1:
-            raise ValueError(f"Flatten: input with a batch axis expected, got shape {np.shape(x)}")
-        return np.reshape(x, (len(x), -1))
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        (x,) = self.saved_inputs()
-        if np.shape(grad_out) != (len(x), int(np.prod(x.shape[1:]))):
-            raise ValueError(
-                f"Flatten: grad_out of shape {(len(x), int(np.prod(x.shape[1:])))} expected, "
-                f"got {np.shape(grad_out)}"
-            )
-        return np.reshape(grad_out, x.shape)
-
-    def __repr__(self) -> str:
-        return "Flatten()"

@@ -20,7 +20,7 @@ import numpy as np
 from deepfound._checks import check_image, check_int
 from deepfound.conv import Conv2d, GlobalAvgPool
 from deepfound.functional import relu_grad
-from deepfound.nn import Linear, Module, ReLU, Sequential, is_grad_enabled
+from deepfound.nn import Linear, Module, ReLU, Sequential
 from deepfound.norm import BatchNorm2d
 
 __all__ = ["ResBlock", "conv_bn", "resnet"]
@@ -92,7 +92,6 @@ class ResBlock(Module):
                 BatchNorm2d(c_out, dtype=dtype),
             )
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
-        self._hidden = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_image("ResBlock", x)
@@ -103,7 +102,7 @@ class ResBlock(Module):
             )
         # bn1's backward needs its input, not its output: the ReLU may overwrite the output.
         hidden = _relu_(self.bn1(self.conv1(x)))
-        self._hidden = hidden if is_grad_enabled() else None
+        self.save(hidden=hidden)
         main = self.bn2(self.conv2(hidden))
         skip = x if self.shortcut is None else self.shortcut(x)
         return _relu_(main + skip)
@@ -119,7 +118,9 @@ class ResBlock(Module):
         grad = relu_grad(self.out, grad_out)
         # The sum sends the same gradient down both paths; the input's gradient adds them.
         grad_main = self.conv2.backward(self.bn2.backward(grad))
-        grad_main = self.conv1.backward(self.bn1.backward(relu_grad(self._hidden, grad_main)))
+        grad_main = self.conv1.backward(
+            self.bn1.backward(relu_grad(self.saved["hidden"], grad_main))
+        )
         grad_skip = grad if self.shortcut is None else self.shortcut.backward(grad)
         grad_main += grad_skip
         return grad_main

@@ -407,7 +407,7 @@ BAD_CALLS = [
      r"grad_out of shape \(1, 1, 2, 2\) .* got \(1, 1, 3, 3\)"),
     (lambda: avg_pool2d_grad(np.ones((1, 1, 4, 4)), np.ones((1, 2, 2)), 2),
      r"grad_out of shape \(1, 1, 2, 2\) .* got \(1, 2, 2\)"),
-    (lambda: GlobalAvgPool()(np.ones((2, 3))), r"GlobalAvgPool: .* got \(2, 3\)"),
+    (lambda: GlobalAvgPool()(np.ones((2, 3))), r"global_avg_pool: .* got \(2, 3\)"),
 ]  # fmt: skip
 
 

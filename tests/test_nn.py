@@ -338,14 +338,12 @@ NO_GRAD_CASES = [
 
 
 def _forward_state(module: Module) -> dict[str, object]:
-    """What each module of ``module`` keeps from its latest call besides its parameters."""
-    names = ("inputs", "out", "_cols", "_padded", "_saved", "_hidden")
-    return {
-        f"{i}.{name}": vars(m).get(name)
-        for i, m in enumerate(module.modules())
-        for name in names
-        if name in vars(m) or name in ("inputs", "out")
-    }
+    """What each module of ``module`` keeps from its latest call: its forward state and scratch."""
+    state = {}
+    for i, m in enumerate(module.modules()):
+        state[f"{i}.saved"] = m.saved
+        state[f"{i}.scratch"] = m.scratch or None  # an empty dictionary holds nothing
+    return state
 
 
 @pytest.mark.parametrize(
@@ -396,7 +394,7 @@ def test_no_grad_nests_and_restores_the_state_after_an_exception() -> None:
     with pytest.raises(RuntimeError, match="only under no_grad"):
         shared_scratch()
     layer(x)  # keeps its state again
-    assert layer.inputs[0] is x and layer._cols is not None
+    assert layer.inputs[0] is x and layer.saved["cols"] is not None and layer.scratch
 
 
 def test_no_grad_works_as_a_decorator() -> None:
