@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepfound.hooks import ActivationStats, Hook, Hooks, histogram
+from deepfound.hooks import Hook, Hooks
+from deepfound.stats import ActivationStats, histogram
 from deepfound.learner import Callback, evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
