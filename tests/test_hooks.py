@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepfound.hooks import Hook, Hooks
-from deepfound.stats import ActivationStats, histogram
 from deepfound.learner import Callback, evaluate, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
 from deepfound.nn import Linear, Module, ReLU, Sequential, no_grad
 from deepfound.optim import SGD
+from deepfound.stats import ActivationStats, histogram
 from deepfound.testing import test_near
 
 
