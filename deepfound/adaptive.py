@@ -18,21 +18,20 @@ from deepfound.nn import Parameter
 from deepfound.optimizer import Optimizer
 
 
-class _Scratch(Optimizer):
-    """An optimizer with two scratch arrays per parameter, so that a step allocates nothing."""
+class _Adaptive(Optimizer):
+    """What RMSprop and Adam share: ``eps``, ``weight_decay`` and state arrays of zeros."""
 
     def __init__(self, params: Iterable[Parameter], lr: float, eps: float, weight_decay: float):
         super().__init__(params, lr)
         name = type(self).__name__
         self.eps = check_range(name, "eps", eps, 0.0)
         self.weight_decay = check_range(name, "weight_decay", weight_decay, 0.0)
-        self._scratch = [(np.empty_like(p.data), np.empty_like(p.data)) for p in self.params]
 
     def _zeros(self) -> list[np.ndarray]:
         return [np.zeros_like(p.data) for p in self.params]
 
 
-class RMSprop(_Scratch):
+class RMSprop(_Adaptive):
     """Divide each coordinate's step by a running root-mean-square of its gradient.
 
     .. math::
@@ -74,30 +73,24 @@ class RMSprop(_Scratch):
     def step(self) -> None:
         """Move every parameter one step, in place."""
         lr, alpha, eps, weight_decay = self._lr, self.alpha, self.eps, self.weight_decay
-        for i, p in enumerate(self.params):
-            square_avg, (tmp, grad_wd) = self._square_avg[i], self._scratch[i]
+        for i, (p, square_avg) in enumerate(zip(self.params, self._square_avg, strict=True)):
             grad = p.grad
             if weight_decay != 0:
-                np.multiply(p.data, weight_decay, out=grad_wd)
-                grad = np.add(grad, grad_wd, out=grad_wd)
+                grad = grad + p.data * weight_decay
             square_avg *= alpha
-            np.multiply(grad, 1 - alpha, out=tmp)
-            tmp *= grad
-            square_avg += tmp
-            avg = np.sqrt(square_avg, out=tmp)
+            square_avg += grad * (1 - alpha) * grad
+            avg = np.sqrt(square_avg)
             avg += eps
             if self.momentum > 0:
                 buf = self._buffers[i]
                 buf *= self.momentum
-                buf += np.divide(grad, avg, out=avg)
-                np.multiply(buf, lr, out=tmp)
+                buf += grad / avg
+                p.data -= buf * lr
             else:
-                np.multiply(grad, lr, out=grad_wd)
-                np.divide(grad_wd, avg, out=tmp)
-            p.data -= tmp
+                p.data -= grad * lr / avg
 
 
-class Adam(_Scratch):
+class Adam(_Adaptive):
     """Momentum and RMSprop together, both averages corrected for their start at zero.
 
     At step :math:`t = 1, 2, \\dots`:
@@ -165,31 +158,43 @@ class Adam(_Scratch):
         self.steps += 1
         step_size = lr / (1 - beta1**self.steps)
         bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
-        # torch's lerp: start + w (end - start) for w below 1/2, else end + (w - 1) (end - start).
-        lerp_weight = 1 - beta1
-        lerp_coef = lerp_weight if lerp_weight < 0.5 else lerp_weight - 1
-        state = zip(self.params, self._exp_avg, self._exp_avg_sq, self._scratch, strict=True)
-        for p, exp_avg, exp_avg_sq, (tmp, tmp2) in state:
+        state = zip(self.params, self._exp_avg, self._exp_avg_sq, strict=True)
+        for p, exp_avg, exp_avg_sq in state:
             grad = p.grad
             if weight_decay != 0:
                 if self.decoupled:
                     p.data *= 1 - lr * weight_decay
                 else:
-                    np.multiply(p.data, weight_decay, out=tmp2)
-                    grad = np.add(grad, tmp2, out=tmp2)
-            np.subtract(grad, exp_avg, out=tmp)
-            tmp *= lerp_coef
-            np.add(exp_avg if lerp_weight < 0.5 else grad, tmp, out=exp_avg)
+                    grad = grad + p.data * weight_decay
+            _lerp_(exp_avg, grad, 1 - beta1)
             exp_avg_sq *= beta2
-            np.multiply(grad, 1 - beta2, out=tmp)
-            tmp *= grad
-            exp_avg_sq += tmp
-            denom = np.sqrt(exp_avg_sq, out=tmp)
+            exp_avg_sq += grad * (1 - beta2) * grad
+            denom = np.sqrt(exp_avg_sq)
             denom /= bias_correction2_sqrt
             denom += eps
-            np.multiply(exp_avg, step_size, out=tmp2)
-            tmp2 /= denom
-            p.data -= tmp2
+            step = exp_avg * step_size
+            step /= denom
+            p.data -= step
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start += weight * (end - start)`` in place, computed from the nearer end as ``torch.lerp``.
+
+    The two forms are equal in exact arithmetic; rounding as PyTorch does keeps
+    :class:`Adam` equal to ``torch.optim.Adam`` step for step.
+
+    Examples
+    --------
+    >>> a, b = np.array([0.0]), np.array([0.0])
+    >>> _lerp_(a, np.array([10.0]), 0.25), _lerp_(b, np.array([10.0]), 0.75)
+    (None, None)
+    >>> a, b
+    (array([2.5]), array([7.5]))
+    """
+    if weight < 0.5:
+        start += (end - start) * weight
+    else:
+        start[...] = end + (end - start) * (weight - 1)
 
 
 class AdamW(Adam):
