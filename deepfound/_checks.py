@@ -1,15 +1,28 @@
 """The arguments' checks every module shares: each raises a ``ValueError`` naming what was wrong.
 
 ``check_int`` for sizes and counts, ``check_image`` for batches of images, ``check_range`` for
-rates and coefficients. They live here, apart from the modules that use them, so that a layer,
+rates and coefficients, ``check_positive`` for learning rates; ``check_number`` and ``is_int``
+for the type alone. They live here, apart from the modules that use them, so that a layer,
 an optimizer and a schedule check the same thing the same way.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
+
+
+def is_int(value) -> bool:
+    """Whether ``value`` is an integer, Python's or numpy's; a bool is not one.
+
+    Examples
+    --------
+    >>> is_int(3), is_int(np.int64(3)), is_int(3.0), is_int(True)
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def check_int(name: str, label: str, value, low: int) -> None:
@@ -21,7 +34,7 @@ def check_int(name: str, label: str, value, low: int) -> None:
     Traceback (most recent call last):
     ValueError: conv2d: stride must be an integer of at least 1, got 0
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    if not is_int(value) or value < low:
         raise ValueError(f"{name}: {label} must be an integer of at least {low}, got {value!r}")
 
 
@@ -38,6 +51,37 @@ def check_image(name: str, x: np.ndarray) -> None:
         raise ValueError(f"{name}: input of shape (n, c, h, w) expected, got {np.shape(x)}")
 
 
+def check_number(owner: str, name: str, value) -> float:
+    """``value`` if it is a real number, Python's or numpy's (not a bool); else a ``ValueError``.
+
+    Examples
+    --------
+    >>> check_number("SGD", "momentum", "0.9")
+    Traceback (most recent call last):
+    ValueError: SGD: momentum must be a number, got '0.9'
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
+    return value
+
+
+def check_positive(owner: str, name: str, value: float) -> float:
+    """``value`` if it is a positive, finite number; else a ``ValueError`` naming it.
+
+    Examples
+    --------
+    >>> check_positive("SGD", "the learning rate", float("inf"))
+    Traceback (most recent call last):
+    ValueError: SGD: the learning rate must be finite, got inf
+    """
+    check_number(owner, name, value)
+    if not value > 0:
+        raise ValueError(f"{owner}: {name} must be positive, got {value}")
+    if value == math.inf:
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    return value
+
+
 def check_range(owner: str, name: str, value: float, low: float, high: float = math.inf) -> float:
     """``value`` if it is a number in ``[low, high)``; else a ``ValueError`` naming it.
 
@@ -51,6 +95,7 @@ def check_range(owner: str, name: str, value: float, low: float, high: float = m
     Traceback (most recent call last):
     ValueError: Adam: betas[0] must lie in [0.0, 1.0), got 1.0
     """
+    check_number(owner, name, value)
     if not low <= value < high:
         bound = f"not be below {low}" if high == math.inf else f"lie in [{low}, {high})"
         raise ValueError(f"{owner}: {name} must {bound}, got {value}")
