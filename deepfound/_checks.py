@@ -1,8 +1,11 @@
-"""The arguments' checks every module shares: each raises a ``ValueError`` naming what was wrong.
+"""The arguments' checks every module shares: each raises an error naming what was wrong.
+
+A ``ValueError``, or a ``TypeError`` for an array whose dtype cannot work.
 
 ``check_int`` for sizes and counts, ``check_image`` for batches of images, ``check_range`` for
 rates and coefficients, ``check_positive`` for learning rates; ``check_number`` and ``is_int``
-for the type alone. They live here, apart from the modules that use them, so that a layer,
+for the type alone; ``as_floats`` and ``as_image`` turn array-likes into the arrays of floats
+that arithmetic needs. They live here, apart from the modules that use them, so that a layer,
 an optimizer and a schedule check the same thing the same way.
 """
 
@@ -36,6 +39,47 @@ def check_int(name: str, label: str, value, low: int) -> None:
     """
     if not is_int(value) or value < low:
         raise ValueError(f"{name}: {label} must be an integer of at least {low}, got {value!r}")
+
+
+def as_floats(name: str, label: str, value) -> np.ndarray:
+    """``value`` as an array of floating-point numbers: an array as it is, an array-like as float64.
+
+    An array of integers (or bools) is refused with a ``TypeError`` naming its dtype, as
+    PyTorch refuses it: arithmetic in its own dtype would overflow silently (uint8 200 * 4
+    is 32), and converting it here would hide a copy the caller should make once.
+
+    Examples
+    --------
+    >>> as_floats("conv2d", "input", [[1, 2]])
+    array([[1., 2.]])
+    >>> as_floats("conv2d", "input", np.full(2, 200, np.uint8))
+    Traceback (most recent call last):
+    TypeError: conv2d: input has dtype uint8, not a floating-point one (integer arithmetic ...
+    """
+    if not isinstance(value, np.ndarray):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}: {label} is not an array of numbers ({error})") from None
+    if value.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: {label} has dtype {value.dtype}, not a floating-point one (integer "
+            "arithmetic would overflow silently); convert it first, e.g. .astype(np.float32)"
+        )
+    return value
+
+
+def as_image(name: str, x) -> np.ndarray:
+    """``x`` as a batch of images: floating point (see :func:`as_floats`), shape (n, c, h, w).
+
+    Examples
+    --------
+    >>> as_image("max_pool2d", [[[[0, 1]]]]).dtype
+    dtype('float64')
+    """
+    x = as_floats(name, "input", x)
+    check_image(name, x)
+    return x
 
 
 def check_image(name: str, x: np.ndarray) -> None:
