@@ -144,7 +144,7 @@ class Adam(_Adaptive):
     @betas.setter
     def betas(self, value: tuple[float, float]) -> None:
         name = type(self).__name__
-        if len(value) != 2:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {value!r}")
         beta1, beta2 = value
         self._betas = (

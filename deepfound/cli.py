@@ -7,8 +7,11 @@ runs one chapter's examples as tests, the way a notebook is run to check it;
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import fire
 
@@ -34,6 +37,10 @@ PYTEST_ARGS = [
     "no:cacheprovider",
     "-q",
 ]
+
+
+#: The escape sequences that colour a traceback (IPython's) on a terminal.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def fetch(
@@ -74,7 +81,7 @@ def test(*chapters: str) -> None:
     """Run the doctests of the given chapters (``.md``, ``.txt``) or modules (``.py``).
 
     The project's doctest options apply wherever the files are. Exits with
-    pytest's status when any example fails.
+    pytest's status when any example fails; a named file without examples is an error.
 
     Examples
     --------
@@ -95,20 +102,46 @@ def test(*chapters: str) -> None:
     missing = [chapter for chapter in chapters if not Path(chapter).is_file()]
     if missing:
         raise FileNotFoundError(f"deepfound test: no such file: {', '.join(missing)}")
-    try:
-        import pytest
-    except ImportError:
-        raise ImportError(
-            "deepfound test needs pytest and pytest-doctestplus: pip install 'deepfound[test]'"
-        ) from None
-    status = int(pytest.main([*PYTEST_ARGS, *chapters]))
-    if status == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise ValueError(f"deepfound test: no examples (>>> lines) found in {', '.join(chapters)}")
-    if status != 0:
-        raise SystemExit(status)
+    pytest = _import_pytest()
+    ExitCode = pytest.ExitCode
+    collected = _Collected()
+    status = pytest.main([*PYTEST_ARGS, *chapters], plugins=[collected])
+    # Only once every file was collected (no collection error) are the ones without examples known.
+    all_collected = status in (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.NO_TESTS_COLLECTED)
+    empty = [chapter for chapter in chapters if Path(chapter).resolve() not in collected.paths]
+    if all_collected and empty:
+        raise ValueError(f"deepfound test: no examples (>>> lines) found in {', '.join(empty)}")
+    if status != ExitCode.OK:
+        raise SystemExit(int(status))
 
 
 test.__test__ = False  # a command named test, not a test for pytest to collect
+
+
+def _import_pytest() -> ModuleType:
+    """pytest, once it and pytest-doctestplus (which reads ``--doctest-plus``) are both found.
+
+    The plugin is looked for, not imported: pytest must be the first to import its plugins.
+    """
+    for module in ("pytest", "pytest_doctestplus"):
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"deepfound test needs {module.replace('_', '-')}, which is not installed: "
+                "pip install 'deepfound[test]'"
+            )
+    import pytest
+
+    return pytest
+
+
+class _Collected:
+    """A pytest plugin that notes the files the examples it collects come from."""
+
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+
+    def pytest_itemcollected(self, item) -> None:
+        self.paths.add(Path(item.path).resolve())
 
 
 def run(chapter: str, timeout: int = 900) -> None:
@@ -116,7 +149,8 @@ def run(chapter: str, timeout: int = 900) -> None:
 
     The chapter is read as the book's build reads it, and run in its own folder, with a
     progress bar that advances cell by cell. Needs the ``book`` extra (myst-nb, nbclient).
-    Exits with status 1 at the first cell that raises, naming it and showing the error.
+    Exits with status 1 at the first cell that raises, naming it and showing the error
+    (in colour on a terminal only, so that a log of the run holds plain text).
 
     Parameters
     ----------
@@ -166,11 +200,16 @@ def run(chapter: str, timeout: int = 900) -> None:
                 bar.close()
                 print(
                     f"deepfound run: code cell {number} of {len(cells)} failed, at "
-                    f"{chapter}:{lines[index] + 1} ({first_line!r}):\n{error}",
+                    f"{chapter}:{lines[index] + 1} ({first_line!r}):\n{_for_stderr(str(error))}",
                     file=sys.stderr,
                 )
                 raise SystemExit(1) from None
             bar.update()
+
+
+def _for_stderr(text: str) -> str:
+    """``text`` without its colours (ANSI escape sequences) unless standard error is a terminal."""
+    return text if sys.stderr.isatty() else ANSI_ESCAPE.sub("", text)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """2-D convolution, forward and backward, as PyTorch computes it, and the layers of a CNN.
 
-Images are NCHW arrays; a weight is (c_out, c_in, kh, kw); "convolution" is the
-cross-correlation of ``torch.nn.functional.conv2d``:
+Images are NCHW arrays of floating-point numbers (a nested list becomes float64; an
+integer array is refused, as its arithmetic would overflow); a weight is
+(c_out, c_in, kh, kw); "convolution" is the cross-correlation of
+``torch.nn.functional.conv2d``:
 
 ``out[i, o, y, x] = bias[o] + sum over (c, ky, kx) of
 weight[o, c, ky, kx] * padded[i, c, y * stride + ky, x * stride + kx]``.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepfound._checks import check_image, check_int
+from deepfound._checks import as_floats, as_image, check_int
 from deepfound.im2col import (
     _col2im_by_phases,
     col2im,
@@ -65,11 +67,7 @@ __all__ = [
 
 def _check(name: str, x: np.ndarray, weight: np.ndarray, stride, padding) -> tuple[int, int]:
     """Output height and width of the convolution; ``ValueError`` naming the shapes if none."""
-    check_image(name, x)
-    if np.ndim(weight) != 4:
-        raise ValueError(
-            f"{name}: weight of shape (c_out, c_in, kh, kw) expected, got {np.shape(weight)}"
-        )
+    _check_weight(name, weight)
     check_int(name, "stride", stride, 1)
     check_int(name, "padding", padding, 0)
     (_, c, h, w), (_, c_w, kh, kw) = x.shape, weight.shape
@@ -85,6 +83,24 @@ def _check(name: str, x: np.ndarray, weight: np.ndarray, stride, padding) -> tup
             f"padding {padding}"
         )
     return output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
+
+
+def _check_weight(name: str, weight: np.ndarray) -> None:
+    if np.ndim(weight) != 4:
+        raise ValueError(
+            f"{name}: weight of shape (c_out, c_in, kh, kw) expected, got {np.shape(weight)}"
+        )
+    c_out, c_in, kh, kw = weight.shape
+    if kh == 0 or kw == 0:
+        raise ValueError(
+            f"{name}: weight has a zero-size kernel {(kh, kw)}: a kernel needs at least one "
+            f"row and one column; weight {weight.shape}"
+        )
+    if c_out == 0 or c_in == 0:
+        raise ValueError(
+            f"{name}: weight {weight.shape} has no {'input' if c_in == 0 else 'output'} "
+            "channels: a convolution needs at least one of each"
+        )
 
 
 def _check_bias(name: str, bias, weight: np.ndarray) -> None:
@@ -114,6 +130,7 @@ def conv2d_loops(
     array([[[[ 8., 12.],
              [20., 24.]]]])
     """
+    x, weight = as_image("conv2d_loops", x), as_floats("conv2d_loops", "weight", weight)
     oh, ow = _check("conv2d_loops", x, weight, stride, padding)
     _check_bias("conv2d_loops", bias, weight)
     padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
@@ -149,8 +166,10 @@ def conv2d(
     ------
     ValueError
         For a non-4-D input or weight, a channel mismatch, a kernel larger than
-        the padded image, or a stride below 1 or padding below 0; the message
-        names the shapes.
+        the padded image or of zero size, no channels, or a stride below 1 or
+        padding below 0; the message names the shapes.
+    TypeError
+        For an input or weight of integers (uint8 pixels, say): convert it first.
 
     Examples
     --------
@@ -162,6 +181,7 @@ def conv2d(
     Traceback (most recent call last):
     ValueError: conv2d: input has 1 channels but the weight expects 2: input (1, 1, 3, 3), ...
     """
+    x, weight = as_image("conv2d", x), as_floats("conv2d", "weight", weight)
     oh, ow = _check("conv2d", x, weight, stride, padding)
     _check_bias("conv2d", bias, weight)
     cols = im2col(x, weight.shape[2:], stride=stride, padding=padding)
@@ -178,7 +198,8 @@ def conv2d_of_windows(
     out = cols @ _kernel_matrix(weight)
     if bias is not None:
         out += bias
-    return out.reshape(*size, -1).transpose(0, 3, 1, 2)
+    # c_out given, not -1: an empty batch (n = 0) leaves nothing to infer it from.
+    return out.reshape(*size, weight.shape[0]).transpose(0, 3, 1, 2)
 
 
 def conv2d_grad(
@@ -229,6 +250,8 @@ def conv2d_grad(
     (array([[ 8., 12.],
            [20., 24.]]), array([4.]))
     """
+    x, weight = as_image("conv2d_grad", x), as_floats("conv2d_grad", "weight", weight)
+    grad_out = as_floats("conv2d_grad", "grad_out", grad_out)
     oh, ow = _check("conv2d_grad", x, weight, stride, padding)
     expected = (len(x), len(weight), oh, ow)
     if np.shape(grad_out) != expected:
@@ -335,8 +358,9 @@ class Conv2d(Module):
         dtype=np.float32,
         input_grad: bool = True,
     ) -> None:
-        for label, value, low in (("kernel_size", kernel_size, 1), ("stride", stride, 1)):
-            check_int("Conv2d", label, value, low)
+        for label, value in (("c_in", c_in), ("c_out", c_out), ("kernel_size", kernel_size)):
+            check_int("Conv2d", label, value, 1)
+        check_int("Conv2d", "stride", stride, 1)
         check_int("Conv2d", "padding", padding, 0)
         k = kernel_size
         w = kaiming_normal(c_in * k * k, c_out, rng=rng, dtype=dtype)
@@ -346,7 +370,7 @@ class Conv2d(Module):
         self.scratch = {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        w = self.weight.data
+        x, w = as_image("Conv2d", x), self.weight.data
         oh, ow = _check("Conv2d", x, w, self.stride, self.padding)
         # The padded input and the windows are scratch memory, reused from call to call: the
         # layer's own while backward may read them, else shared with every layer of the same
@@ -370,8 +394,7 @@ class Conv2d(Module):
         return padded, window_rows(padded, self.weight.data.shape[2:], self.stride, cols)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        (x,) = self.saved_inputs()
-        w = self.weight.data
+        x, w = as_image("Conv2d", self.saved_inputs()[0]), self.weight.data
         oh, ow = _check("Conv2d", x, w, self.stride, self.padding)
         if np.shape(grad_out) != (len(x), len(w), oh, ow):
             raise ValueError(

@@ -11,6 +11,8 @@ already hold their new ``.grad``.
 Attaching the first hook of a kind replaces the module's method by a wrapper on
 that one instance; removing the last puts the method back. A module without
 hooks is therefore exactly the module it was: hooks cost nothing when unused.
+A copy or a pickle of a hooked module is that module without its hooks (the
+module's ``__getstate__`` leaves them out): it runs its own weights and reports to no hook.
 :class:`~deepfound.stats.ActivationStats` uses them to record, step by step,
 what every layer of a network outputs.
 """

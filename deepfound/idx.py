@@ -29,8 +29,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the file is not IDX, is shorter or longer than its header says, or its
-        gzip data are broken; the message names the file.
+        If the file is not IDX, is shorter or longer than its header says, declares more
+        dimensions than numpy allows, or its gzip data are broken; the message names the file.
     PermissionError
         If the file cannot be read.
 
@@ -87,7 +87,19 @@ def _parse_idx(path: Path, stream: BinaryIO) -> np.ndarray:
             f"{path}: IDX file of shape {shape} should be {expected} bytes, {actual}; "
             "delete the file and fetch it again"
         )
-    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    return _to_array(path, data, dtype, shape)
+
+
+def _to_array(path: Path, data: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """The array of ``shape`` in ``data``, whose size is known to match, in native byte order."""
+    try:
+        array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    except ValueError as error:  # the sizes add up, so only the dimensions can be too many
+        raise ValueError(
+            f"{path}: IDX header declares {len(shape)} dimensions, more than a numpy array can "
+            f"have ({error}); delete the file and fetch it again"
+        ) from error
+    return array.astype(dtype.newbyteorder("="))
 
 
 def _read_up_to(stream: BinaryIO, n: int) -> bytes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from deepfound._checks import check_int
 from deepfound.loader import DataLoader
 from deepfound.losses import accuracy
 from deepfound.nn import Module, no_grad
@@ -167,10 +168,11 @@ def fit(
     train, valid : deepfound.loader.DataLoader
         Training batches (usually shuffled) and validation batches.
     epochs : int
-        Passes over the training data.
+        Passes over the training data, an integer of at least 1.
     schedule : callable, optional
         Learning rate for each step, from step 0 to ``epochs * len(train) - 1``;
-        ``opt.lr`` is left as it is when omitted.
+        ``opt.lr`` is left as it is when omitted. One that raises ``IndexError`` (a list's
+        ``__getitem__``, say) has ended too soon: a ``ValueError`` names the step.
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).
@@ -199,8 +201,7 @@ def fit(
     >>> len(hist.train_loss), hist.valid_accuracy[-1] > 0.95
     (20, True)
     """
-    if epochs < 1:
-        raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
+    check_int("fit", "epochs", epochs, 1)
     for callback in callbacks:
         callback.before_fit(model)
     try:
@@ -221,7 +222,7 @@ def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callback
         start = time.perf_counter()
         for x, y in train:
             if schedule is not None:
-                opt.lr = schedule(step)
+                opt.lr = _scheduled_lr(schedule, step, epochs, len(train))
             loss = loss_fn(model(x), y)
             model.backward(loss_fn.backward())
             opt.step()
@@ -248,3 +249,16 @@ def _fit(model, loss_fn, opt, train, valid, epochs, schedule, progress, callback
             callback.after_epoch(epoch, history)
     bar.close()
     return history
+
+
+def _scheduled_lr(schedule: Callable[[int], float], step: int, epochs: int, batches: int) -> float:
+    """``schedule(step)``; a schedule that ends before the run does (IndexError) is named so."""
+    try:
+        return schedule(step)
+    except IndexError as error:
+        total = epochs * batches
+        raise ValueError(
+            f"fit: the schedule has no learning rate for step {step} (IndexError: {error}): "
+            f"it ends after {step} steps, the run takes {total} (epochs * len(train) = "
+            f"{epochs} * {batches}); give it a learning rate for each of the {total} steps"
+        ) from error

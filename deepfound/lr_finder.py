@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from deepfound._checks import check_range
+from deepfound._checks import check_int, check_number, check_range
 from deepfound.nn import Module
 from deepfound.optimizer import Optimizer
 
@@ -123,8 +123,9 @@ def lr_find(
     >>> bool(np.array_equal(model.weight.data, before))
     True
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"lr_find: num_steps must be an integer of at least 2, got {num_steps}")
+    check_int("lr_find", "num_steps", num_steps, 2)
+    for label, value in (("start_lr", start_lr), ("end_lr", end_lr), ("diverge", diverge)):
+        check_number("lr_find", label, value)
     if not 0 < start_lr < end_lr < math.inf:
         raise ValueError(f"lr_find: 0 < start_lr < end_lr expected, got {start_lr} and {end_lr}")
     if not diverge > 1:

@@ -179,6 +179,20 @@ class Module:
         out = self.saved["out"] = self.forward(*inputs)
         return out
 
+    def __getstate__(self) -> dict:
+        """What a copy (``copy.deepcopy``) or a pickle of the module holds: all but its hooks.
+
+        A hook (:mod:`deepfound.hooks`) belongs to the instance it is attached to: it
+        replaces that instance's method by a wrapper around the instance's own. A copy
+        is the module as it would be with its hooks removed, running its own weights.
+        """
+        state = dict(vars(self))
+        for kind in state.pop("_hooks", {}):
+            replaced = state.pop(kind).replaced  # what the hook's wrapper hides, if anything
+            if replaced is not None:
+                state[kind] = replaced
+        return state
+
     def save(self, **values) -> None:
         """Keep ``values`` in ``.saved`` for the backward pass; under :func:`no_grad`, nothing."""
         if self.saved is not None:

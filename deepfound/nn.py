@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepfound._checks import check_int
 from deepfound.functional import (
     flatten,
     flatten_grad,
@@ -79,6 +80,8 @@ class Linear(Module):
     def __init__(
         self, n_in: int, n_out: int, *, rng=None, dtype=np.float32, input_grad: bool = True
     ) -> None:
+        for label, value in (("n_in", n_in), ("n_out", n_out)):
+            check_int("Linear", label, value, 1)
         self.weight = Parameter(kaiming_normal(n_in, n_out, rng=rng, dtype=dtype))
         self.bias = Parameter(np.zeros(n_out, dtype))
         self.input_grad = input_grad

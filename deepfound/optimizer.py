@@ -10,9 +10,9 @@ them) and updated in place. :meth:`Optimizer.state_dict` copies that state out a
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterable
 
+from deepfound._checks import check_positive
 from deepfound.nn import Parameter
 
 
@@ -68,12 +68,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        name = type(self).__name__
-        if not value > 0:
-            raise ValueError(f"{name}: the learning rate must be positive, got {value}")
-        if value == math.inf:
-            raise ValueError(f"{name}: the learning rate must be finite, got {value}")
-        self._lr = value
+        self._lr = check_positive(type(self).__name__, "the learning rate", value)
 
     def step(self) -> None:
         """Move every parameter once, using its ``.grad``; every subclass defines it."""

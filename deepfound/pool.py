@@ -6,7 +6,8 @@ and ``avg_pool2d`` without padding: windows of
 given). Each function and its gradient loop over the ``k * k`` offsets in the
 window, one strided slice of the whole batch at a time, never over pixels.
 :func:`global_avg_pool` averages the whole image. Each layer is a thin module
-over its pair. Everything here is importable from :mod:`deepfound.conv` too.
+over its pair. Everything here is importable from :mod:`deepfound.conv` too. As
+there, images are floating point: nested lists become float64, integer arrays are refused.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from deepfound._checks import check_image, check_int
+from deepfound._checks import as_floats, as_image, check_int
 from deepfound.im2col import output_size
 from deepfound.nn import Module
 
 
 def _geometry(name: str, x: np.ndarray, kernel_size, stride) -> tuple[int, int, int]:
     """(stride, oh, ow) after checking the arguments; ``ValueError`` naming the shapes."""
-    check_image(name, x)
     check_int(name, "kernel_size", kernel_size, 1)
     stride = kernel_size if stride is None else stride
     check_int(name, "stride", stride, 1)
@@ -60,6 +60,7 @@ def max_pool2d(x: np.ndarray, kernel_size: int, stride: int | None = None) -> np
     array([[[[ 5.,  7.],
              [13., 15.]]]])
     """
+    x = as_image("max_pool2d", x)
     stride, oh, ow = _geometry("max_pool2d", x, kernel_size, stride)
     out = None
     for window_pixel in _offsets(kernel_size, stride, oh, ow):
@@ -82,6 +83,7 @@ def max_pool2d_grad(
     array([[[[ 0., 10.],
              [ 0.,  0.]]]])
     """
+    x, grad_out = as_image("max_pool2d_grad", x), as_floats("max_pool2d_grad", "grad_out", grad_out)
     stride, oh, ow = _geometry("max_pool2d_grad", x, kernel_size, stride)
     _check_grad_out("max_pool2d_grad", x, grad_out, oh, ow)
     out = max_pool2d(x, kernel_size, stride)
@@ -103,6 +105,7 @@ def avg_pool2d(x: np.ndarray, kernel_size: int, stride: int | None = None) -> np
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
     """
+    x = as_image("avg_pool2d", x)
     stride, oh, ow = _geometry("avg_pool2d", x, kernel_size, stride)
     out = np.zeros((*x.shape[:2], oh, ow), x.dtype)
     for window_pixel in _offsets(kernel_size, stride, oh, ow):
@@ -122,6 +125,7 @@ def avg_pool2d_grad(
     array([[[[1., 1.],
              [1., 1.]]]])
     """
+    x, grad_out = as_image("avg_pool2d_grad", x), as_floats("avg_pool2d_grad", "grad_out", grad_out)
     stride, oh, ow = _geometry("avg_pool2d_grad", x, kernel_size, stride)
     _check_grad_out("avg_pool2d_grad", x, grad_out, oh, ow)
     share = grad_out / (kernel_size * kernel_size)
@@ -138,6 +142,9 @@ class _Pool(Module):
     _pool_grad: Callable[..., np.ndarray]
 
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        check_int(type(self).__name__, "kernel_size", kernel_size, 1)
+        if stride is not None:
+            check_int(type(self).__name__, "stride", stride, 1)
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -187,7 +194,7 @@ def global_avg_pool(x: np.ndarray) -> np.ndarray:
     >>> global_avg_pool(np.arange(8.0).reshape(1, 2, 2, 2))
     array([[1.5, 5.5]])
     """
-    check_image("global_avg_pool", x)
+    x = as_image("global_avg_pool", x)
     return x.mean((2, 3))
 
 
@@ -203,7 +210,8 @@ def global_avg_pool_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
     array([[2., 2.],
            [2., 2.]])
     """
-    check_image("global_avg_pool_grad", x)
+    x = as_image("global_avg_pool_grad", x)
+    grad_out = as_floats("global_avg_pool_grad", "grad_out", grad_out)
     n, c, h, w = x.shape
     if np.shape(grad_out) != (n, c):
         raise ValueError(

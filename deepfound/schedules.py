@@ -2,7 +2,9 @@
 
 Each ``make(..., total_steps)`` returns ``schedule(step)`` for ``step`` in
 ``[0, total_steps)``; :func:`~deepfound.learner.fit` calls it before every step and
-sets the optimizer's ``lr``. Outside that range a schedule raises ``ValueError``.
+sets the optimizer's ``lr``. Every schedule checks its arguments by the same rule (a
+positive, finite learning rate; an integer ``total_steps`` of at least 1; integer steps
+in range) and raises ``ValueError`` naming what was wrong.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from deepfound._checks import check_range
+from deepfound._checks import check_int, check_number, check_positive, check_range, is_int
 
 
 def _check_schedule(name: str, lr: float, total_steps: int) -> None:
-    if not lr > 0:
-        raise ValueError(f"{name}: the learning rate must be positive, got {lr}")
-    if total_steps < 1:
-        raise ValueError(f"{name}: total_steps must be at least 1, got {total_steps}")
+    """The rule every schedule checks its arguments by: a positive finite rate, whole steps."""
+    check_positive(name, "the learning rate", lr)
+    check_int(name, "total_steps", total_steps, 1)
 
 
 def _check_step(name: str, step: int, total_steps: int) -> None:
+    if not is_int(step):
+        raise ValueError(f"{name}: step must be an integer, got {step!r}")
     if not 0 <= step < total_steps:
         raise ValueError(f"{name}: step must lie in [0, {total_steps}), got {step}")
 
@@ -82,8 +85,7 @@ def _one_cycle_phase(
     is skipped, and the annealing starts at step 0 (where PyTorch divides by zero if the
     warm-up ends exactly at step 0).
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise ValueError(f"{name}: total_steps must be an integer of at least 1, got {total_steps}")
+    check_int(name, "total_steps", total_steps, 1)
     check_range(name, "pct_start", pct_start, 0.0, 1.0)
     end_warmup, end = float(pct_start * total_steps) - 1, total_steps - 1
 
@@ -131,7 +133,9 @@ def one_cycle(
     [0.1, 0.55, 1.0, 0.9505, 0.8117, 0.6113, 0.3887, 0.1883, 0.0495, 0.0]
     """
     name = "one_cycle"
-    _check_schedule(name, max_lr, 1)
+    _check_schedule(name, max_lr, total_steps)
+    check_number(name, "div_factor", div_factor)
+    check_number(name, "final_div_factor", final_div_factor)
     if not (div_factor > 0 and final_div_factor > 0):
         raise ValueError(
             f"{name}: div_factor and final_div_factor must be positive, "
@@ -163,6 +167,8 @@ def one_cycle_momentum(
     [0.95, 0.9, 0.85, 0.95]
     """
     name = "one_cycle_momentum"
+    check_number(name, "base_momentum", base_momentum)
+    check_number(name, "max_momentum", max_momentum)
     if not 0 <= base_momentum <= max_momentum < 1:
         raise ValueError(
             f"{name}: 0 <= base_momentum <= max_momentum < 1 expected, "

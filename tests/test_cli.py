@@ -222,3 +222,39 @@ def test_run_names_a_chapter_without_code_cells(tmp_path):
     result = deepfound("run", str(chapter))
     assert result.returncode == 2
     assert f"deepfound run: no code cells (```{{code-cell}}) in {chapter}" in result.stderr
+
+
+def test_test_without_doctestplus_says_what_to_install(tmp_path):
+    # Python's way to block an import stands in for pytest-doctestplus not being installed,
+    # and pytest loads no plugin by itself, as when the plugin is missing.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n\nsys.modules['pytest_doctestplus'] = None\n"
+    )
+    chapter = tmp_path / "good.md"
+    chapter.write_text(PASSING)
+    env = {"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = deepfound("test", str(chapter), env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unrecognized arguments" not in result.stderr
+    assert "deepfound test needs pytest-doctestplus" in result.stderr
+    assert "pip install 'deepfound[test]'" in result.stderr
+
+
+def test_test_fails_on_a_named_file_without_examples_beside_one_with_examples(tmp_path):
+    (tmp_path / "pass.md").write_text(PASSING)
+    (tmp_path / "empty.md").write_text("# Only prose\n")
+    result = deepfound("test", "pass.md", "empty.md", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "deepfound test: no examples (>>> lines) found in empty.md" in result.stderr
+    assert "pass.md" not in result.stderr
+
+
+def test_run_writes_no_colour_codes_into_a_redirected_log(tmp_path):
+    needs_book_extra()
+    chapter = tmp_path / "bad.md"
+    chapter.write_text(CHAPTER.replace("answer == 42", "answer == 41"))
+    result = deepfound("run", str(chapter))
+    assert result.returncode == 1
+    assert "AssertionError: answer is 42" in result.stderr
+    assert "\x1b[" not in result.stderr

@@ -428,3 +428,108 @@ def test_module_backward_checks_grad_out() -> None:
         module(x)
         with pytest.raises(ValueError, match=r"grad_out of shape .* got"):
             module.backward(bad)
+
+
+INTEGER_ARGUMENTS = [
+    (lambda: conv2d(np.full((1, 1, 2, 2), 200, np.uint8), np.ones((1, 1, 2, 2), np.uint8)),
+     "conv2d: input has dtype uint8"),
+    (lambda: conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2), np.int64)),
+     "conv2d: weight has dtype int64"),
+    (lambda: conv2d_loops(np.ones((1, 1, 2, 2), np.int32), np.ones((1, 1, 1, 1))),
+     "conv2d_loops: input has dtype int32"),
+    (lambda: conv2d_grad(np.ones((1, 1, 2, 2), bool), np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2))),
+     "conv2d_grad: input has dtype bool"),
+    (lambda: conv2d_grad(np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1)), np.ones((1, 1, 2, 2), int)),
+     "conv2d_grad: grad_out has dtype int64"),
+    (lambda: Conv2d(1, 1, 1)(np.ones((1, 1, 2, 2), np.uint8)), "Conv2d: input has dtype uint8"),
+    (lambda: avg_pool2d(np.ones((1, 1, 4, 4), np.int64), 2), "avg_pool2d: input has dtype int64"),
+    (lambda: AvgPool2d(2)(np.ones((1, 1, 4, 4), np.uint8)), "avg_pool2d: input has dtype uint8"),
+    (lambda: avg_pool2d_grad(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2), np.int8), 2),
+     "avg_pool2d_grad: grad_out has dtype int8"),
+    (lambda: max_pool2d(np.ones((1, 1, 4, 4), np.uint8), 2), "max_pool2d: input has dtype uint8"),
+    (lambda: max_pool2d_grad(np.ones((1, 1, 4, 4), np.int16), np.ones((1, 1, 2, 2)), 2),
+     "max_pool2d_grad: input has dtype int16"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "message"), INTEGER_ARGUMENTS)
+def test_integer_arrays_are_refused_naming_the_dtype(call, message: str) -> None:
+    # uint8 200 * 1, four times over, would be 800 mod 256 = 32, silently: refused, as torch does.
+    with pytest.raises(
+        TypeError, match=rf"{message}, not a floating-point one.*astype\(np.float32\)"
+    ):
+        call()
+
+
+@pytest.mark.parametrize("call", [conv2d, conv2d_loops])
+def test_a_zero_size_kernel_is_a_value_error(call) -> None:
+    name = call.__name__
+    with pytest.raises(ValueError, match=rf"{name}: weight has a zero-size kernel \(0, 2\)"):
+        call(np.ones((1, 1, 3, 3)), np.ones((1, 1, 0, 2)))
+    with pytest.raises(ValueError, match=r"conv2d_grad: weight has a zero-size kernel \(2, 0\)"):
+        conv2d_grad(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 0)), np.ones((1, 1, 2, 4)))
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "message"),
+    [
+        ((1, 0, 3, 3), (2, 0, 2, 2), r"conv2d: weight \(2, 0, 2, 2\) has no input channels"),
+        ((1, 1, 3, 3), (0, 1, 2, 2), r"conv2d: weight \(0, 1, 2, 2\) has no output channels"),
+    ],
+)
+def test_zero_channels_are_a_value_error(x_shape, w_shape, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        conv2d(np.ones(x_shape), np.ones(w_shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_empty_batch_gives_an_empty_output_as_torch(dtype) -> None:
+    x, w, b = np.ones((0, 2, 5, 5), dtype), np.ones((3, 2, 3, 3), dtype), np.ones(3, dtype)
+    theirs = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=2)
+    out = conv2d(x, w, b, stride=2)
+    assert out.shape == tuple(theirs.shape) == (0, 3, 2, 2) and out.dtype == dtype
+    layer = Conv2d(2, 3, 3, padding=1, dtype=dtype)
+    out = layer(x)
+    assert out.shape == (0, 3, 5, 5) and out.dtype == dtype
+    assert layer.backward(out).shape == x.shape
+    np.testing.assert_array_equal(layer.weight.grad, np.zeros((3, 2, 3, 3)))
+
+
+def _nested(shape) -> list:
+    return np.arange(np.prod(shape), dtype=np.float64).reshape(shape).tolist()
+
+
+ARRAY_LIKE_CALLS = [
+    lambda a: conv2d(a((2, 1, 4, 4)), a((3, 1, 2, 2)), a((3,)), stride=2),
+    lambda a: conv2d_loops(a((1, 2, 3, 3)), a((1, 2, 2, 2))),
+    lambda a: conv2d_grad(a((2, 1, 4, 4)), a((3, 1, 2, 2)), a((2, 3, 3, 3))),
+    lambda a: max_pool2d(a((1, 2, 4, 4)), 2),
+    lambda a: max_pool2d_grad(a((1, 2, 4, 4)), a((1, 2, 2, 2)), 2),
+    lambda a: avg_pool2d(a((1, 2, 4, 4)), 2, 1),
+    lambda a: avg_pool2d_grad(a((1, 2, 4, 4)), a((1, 2, 3, 3)), 2, 1),
+    lambda a: GlobalAvgPool()(a((2, 3, 2, 2))),
+]
+
+
+@pytest.mark.parametrize("call", ARRAY_LIKE_CALLS)
+def test_nested_lists_are_accepted_as_arrays_are(call) -> None:
+    ours, expected = call(_nested), call(lambda shape: np.array(_nested(shape)))
+    np.testing.assert_equal(ours, expected)  # arrays, or tuples of arrays for the gradients
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: MaxPool2d(0), "MaxPool2d: kernel_size must be an integer of at least 1, got 0"),
+        (lambda: MaxPool2d(2, stride=-1), "MaxPool2d: stride must be .* at least 1, got -1"),
+        (lambda: MaxPool2d(2.0), "MaxPool2d: kernel_size must be .* got 2.0"),
+        (lambda: AvgPool2d(True), "AvgPool2d: kernel_size must be .* got True"),
+        (lambda: AvgPool2d(2, 0), "AvgPool2d: stride must be .* got 0"),
+        (lambda: Conv2d(0, 4, 3), "Conv2d: c_in must be an integer of at least 1, got 0"),
+        (lambda: Conv2d(2.5, 4, 3), "Conv2d: c_in must be an integer of at least 1, got 2.5"),
+        (lambda: Conv2d(3, True, 3), "Conv2d: c_out must be an integer of at least 1, got True"),
+    ],
+)
+def test_layer_constructors_check_their_sizes(make, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -6,6 +6,9 @@ training and evaluation modes fit and evaluate switch to.
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -259,3 +262,52 @@ def test_removal_restores_a_method_the_instance_had_of_its_own() -> None:
     with Hook(relu, lambda m, inputs, out: seen.append(out)):
         np.testing.assert_array_equal(relu(np.zeros(2)), np.ones(2))
     assert relu.forward is own and len(seen) == 1
+
+
+def test_a_copy_of_a_hooked_module_runs_its_own_weights_and_no_hooks() -> None:
+    layer, x = Linear(3, 2, rng=0), np.ones((4, 3), np.float32)
+    seen = []
+    hook = Hook(layer, lambda m, inputs, out: seen.append(m))
+    backward_hook = Hook(layer, lambda m, *grads: seen.append(m), backward=True)
+    copy_ = copy.deepcopy(layer)
+    copy_.weight.data[:] = 0
+    copy_.bias.data[:] = 1
+    np.testing.assert_array_equal(copy_(x), np.ones((4, 2), np.float32))
+    assert copy_.backward(np.ones((4, 2), np.float32)).shape == (4, 3)
+    np.testing.assert_array_equal(copy_.bias.grad, [4, 4])
+    assert seen == [] and layer.out is None  # neither the original nor its hooks ran
+    assert not {"forward", "backward", "_hooks"} & vars(copy_).keys()
+    hook.remove()
+    backward_hook.remove()
+    np.testing.assert_array_equal(copy_(x), np.ones((4, 2), np.float32))
+
+
+def test_a_pickled_hooked_module_is_the_module_without_its_hooks() -> None:
+    model, x, seen = mlp(), np.ones((4, 3), np.float32), []
+    with Hooks(model.layers, lambda m, inputs, out: seen.append(m)):  # a local function
+        restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored(x), model(x))
+    assert len(seen) == 0
+    assert not any({"forward", "_hooks"} & vars(m).keys() for m in restored.modules())
+
+
+def test_a_copy_keeps_a_method_the_instance_had_of_its_own_under_a_hook() -> None:
+    relu, seen = ReLU(), []
+    own = relu.forward = lambda x: np.maximum(x, 1)
+    with Hook(relu, lambda m, inputs, out: seen.append(out)):
+        relu_copy = copy.deepcopy(relu)
+    np.testing.assert_array_equal(relu_copy(np.zeros(2)), np.ones(2))
+    assert relu_copy.forward is own and seen == []
+
+
+def test_a_best_model_copy_under_activation_stats_keeps_its_weights() -> None:
+    model, x = mlp(), np.ones((4, 3), np.float32)
+    stats = ActivationStats(model.layers, bins=4, value_range=(0.0, 2.0)).attach()
+    out = model(x)
+    best = copy.deepcopy(model)
+    for p in model.parameters():
+        p.data += 1  # the original trains on
+    np.testing.assert_array_equal(best(x), out)
+    assert stats.means.shape == (3, 1)  # the copy's pass is not a step of the original
+    stats.remove()
+    np.testing.assert_array_equal(best(x), out)

@@ -120,3 +120,10 @@ def test_read_idx_stops_at_the_size_its_header_declares(tmp_path, zipped):
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20
+
+
+def test_read_idx_names_the_file_when_the_header_declares_too_many_dimensions(tmp_path):
+    path = tmp_path / "deep.idx"
+    path.write_bytes(b"\x00\x00\x08\x41" + (1).to_bytes(4, "big") * 65 + b"\x07")
+    with pytest.raises(ValueError, match=r"deep\.idx: IDX header declares 65 dimensions"):
+        read_idx(path)

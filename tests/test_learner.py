@@ -94,10 +94,33 @@ def test_progress_bar_can_be_switched_off(capsys, progress):
 def test_bad_arguments_are_rejected():
     model = mlp(0)
     train = DataLoader(blobs(20, 0), 8)
-    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="epochs must be an integer of at least 1, got 0"):
         fit(model, CrossEntropy(), SGD(model.parameters(), lr=0.1), train, train, 0)
     with pytest.raises(ValueError, match="no rows"):
         evaluate(model, CrossEntropy(), DataLoader(blobs(0, 0), 8))
+
+
+@pytest.mark.parametrize("epochs", [1.5, 2.0, "2", True])
+def test_fit_names_epochs_that_are_not_an_integer(epochs):
+    model = mlp(0)
+    train = DataLoader(blobs(20, 0), 8)
+    opt = SGD(model.parameters(), lr=0.1)
+    message = f"fit: epochs must be an integer of at least 1, got {epochs!r}"
+    with pytest.raises(ValueError, match=message):
+        fit(model, CrossEntropy(), opt, train, train, epochs, progress=False)
+
+
+def test_fit_names_the_step_a_schedule_shorter_than_the_run_lacks():
+    model = mlp(0)
+    train = DataLoader(blobs(20, 0), 8)  # 3 batches: 6 steps in 2 epochs
+    lrs = [0.1, 0.1, 0.05, 0.05]
+    opt = SGD(model.parameters(), lr=0.1)
+    message = (
+        r"fit: the schedule has no learning rate for step 4 \(IndexError: list index out of "
+        r"range\): it ends after 4 steps, the run takes 6 \(epochs \* len\(train\) = 2 \* 3\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        fit(model, CrossEntropy(), opt, train, train, 2, schedule=lrs.__getitem__, progress=False)
 
 
 def test_fit_on_an_empty_training_loader_is_an_error():

@@ -192,6 +192,19 @@ def test_bad_shapes_raise_value_error_naming_them() -> None:
         relu.backward(np.ones((3, 2)))
 
 
+@pytest.mark.parametrize(
+    ("n_in", "n_out", "message"),
+    [
+        (0, 3, "Linear: n_in must be an integer of at least 1, got 0"),
+        (2.5, 3, "Linear: n_in must be an integer of at least 1, got 2.5"),
+        (4, True, "Linear: n_out must be an integer of at least 1, got True"),
+    ],
+)
+def test_linear_checks_its_sizes(n_in, n_out, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Linear(n_in, n_out)
+
+
 def test_backward_before_forward_raises() -> None:
     for module in (Linear(2, 2), ReLU(), MSE(), Sequential(ReLU())):
         with pytest.raises(RuntimeError, match="before forward"):

@@ -356,6 +356,36 @@ def test_bad_arguments_are_rejected(make, error, message):
         make(Parameter(np.zeros(1)))
 
 
+NOT_NUMBERS = [
+    (lambda p: SGD([p], lr="0.1"), "SGD: the learning rate must be a number, got '0.1'"),
+    (lambda p: SGD([p], lr=None), "SGD: the learning rate must be a number, got None"),
+    (lambda p: SGD([p], lr=True), "SGD: the learning rate must be a number, got True"),
+    (lambda p: SGD([p], lr=0.1, momentum="0.9"), "SGD: momentum must be a number, got '0.9'"),
+    (lambda p: SGD([p], lr=0.1, weight_decay=None), "SGD: weight_decay must be a number"),
+    (lambda p: RMSprop([p], lr="0.01"), "RMSprop: the learning rate must be a number"),
+    (lambda p: RMSprop([p], alpha="0.99"), "RMSprop: alpha must be a number, got '0.99'"),
+    (lambda p: RMSprop([p], momentum=None), "RMSprop: momentum must be a number, got None"),
+    (lambda p: Adam([p], eps="1e-8"), "Adam: eps must be a number, got '1e-8'"),
+    (lambda p: Adam([p], betas=0.9), r"Adam: betas must be a pair \(beta1, beta2\), got 0.9"),
+    (lambda p: Adam([p], betas=("0.9", 0.999)), r"Adam: betas\[0\] must be a number, got '0.9'"),
+    (lambda p: AdamW([p], weight_decay="0.01"), "AdamW: weight_decay must be a number"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), NOT_NUMBERS)
+def test_every_optimizer_names_an_option_that_is_not_a_number(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(Parameter(np.zeros(1)))
+
+
+def test_a_learning_rate_set_between_steps_must_be_a_number():
+    opt = Adam([Parameter(np.zeros(1))])
+    with pytest.raises(ValueError, match="Adam: the learning rate must be a number, got '0.1'"):
+        opt.lr = "0.1"
+    opt.lr = np.float32(0.01)  # numpy's numbers are numbers
+    assert opt.lr == np.float32(0.01)
+
+
 def test_bad_values_set_between_steps_are_rejected():
     p = Parameter(np.zeros(1))
     sgd, adam = SGD([p], lr=0.1, momentum=0.9, nesterov=True), Adam([p])
@@ -379,6 +409,22 @@ def test_lr_find_rejects_bad_arguments():
         lr_find(model, CrossEntropy(), opt, loader, diverge=0.5)
     with pytest.raises(ValueError, match="yielded no batches"):
         lr_find(model, CrossEntropy(), opt, [])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"num_steps": 100.0}, "lr_find: num_steps must be an integer of at least 2, got 100.0"),
+        ({"start_lr": "1e-6"}, "lr_find: start_lr must be a number, got '1e-6'"),
+        ({"end_lr": None}, "lr_find: end_lr must be a number, got None"),
+        ({"diverge": "4"}, "lr_find: diverge must be a number, got '4'"),
+    ],
+)
+def test_lr_find_names_an_option_that_is_not_a_number(options, message):
+    ds, model = _problem(4)
+    opt, loader = SGD(model.parameters(), lr=0.1), DataLoader(ds, 32)
+    with pytest.raises(ValueError, match=message):
+        lr_find(model, CrossEntropy(), opt, loader, **options)
 
 
 def test_lr_find_restores_running_statistics_and_modes():

@@ -143,7 +143,7 @@ def test_a_warm_up_ending_at_step_zero_is_skipped():
 
 
 BAD = [
-    (lambda: linear_decay(0.1, 0), "linear_decay: total_steps must be at least 1, got 0"),
+    (lambda: linear_decay(0.1, 0), "linear_decay: total_steps must be an integer .* got 0"),
     (lambda: linear_decay(-0.1, 5), "linear_decay: the learning rate must be positive, got -0.1"),
     (lambda: linear_decay(0.1, 4)(4), r"linear_decay: step must lie in \[0, 4\), got 4"),
     (lambda: cosine_decay(float("nan"), 5), "cosine_decay: .* positive, got nan"),
@@ -161,5 +161,75 @@ BAD = [
 
 @pytest.mark.parametrize(("make", "message"), BAD)
 def test_bad_arguments_are_rejected(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+SCHEDULES = {
+    "linear_decay": lambda lr, total_steps: linear_decay(lr, total_steps),
+    "cosine_decay": lambda lr, total_steps: cosine_decay(lr, total_steps),
+    "one_cycle": lambda lr, total_steps: one_cycle(lr, total_steps),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize("total_steps", [2.5, 10.0, "10", True, 0])
+def test_every_schedule_checks_total_steps_by_one_rule(name, total_steps):
+    message = rf"{name}: total_steps must be an integer of at least 1, got {total_steps!r}"
+    with pytest.raises(ValueError, match=message):
+        SCHEDULES[name](0.1, total_steps)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize(
+    ("lr", "message"),
+    [
+        ("0.1", "the learning rate must be a number, got '0.1'"),
+        (None, "the learning rate must be a number, got None"),
+        (True, "the learning rate must be a number, got True"),
+        (0.0, "the learning rate must be positive, got 0.0"),
+        (float("inf"), "the learning rate must be finite, got inf"),
+    ],
+)
+def test_every_schedule_checks_the_learning_rate_by_one_rule(name, lr, message):
+    with pytest.raises(ValueError, match=f"{name}: {message}"):
+        SCHEDULES[name](lr, 10)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@pytest.mark.parametrize("step", [2.5, 3.0, "3", None])
+def test_every_schedule_takes_integer_steps_only(name, step):
+    with pytest.raises(ValueError, match=f"{name}: step must be an integer, got {step!r}"):
+        SCHEDULES[name](0.1, 10)(step)
+
+
+def test_schedules_take_numpy_integers_and_floats():
+    import numpy as np
+
+    schedule = linear_decay(np.float32(0.5), np.int64(4))
+    assert schedule(np.int64(2)) == 0.25
+
+
+ONE_CYCLE_OPTIONS = [
+    (
+        lambda: one_cycle(0.1, 5, pct_start="0.3"),
+        "one_cycle: pct_start must be a number, got '0.3'",
+    ),
+    (
+        lambda: one_cycle(0.1, 5, div_factor="25"),
+        "one_cycle: div_factor must be a number, got '25'",
+    ),
+    (
+        lambda: one_cycle(0.1, 5, final_div_factor=None),
+        "final_div_factor must be a number, got None",
+    ),
+    (lambda: one_cycle_momentum(5, base_momentum="0.85"), "base_momentum must be a number, got"),
+    (lambda: one_cycle_momentum(5, max_momentum=None), "max_momentum must be a number, got None"),
+    (lambda: one_cycle_momentum(2.5), "one_cycle_momentum: total_steps must be an integer"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), ONE_CYCLE_OPTIONS)
+def test_one_cycle_options_must_be_numbers(make, message):
     with pytest.raises(ValueError, match=message):
         make()
