@@ -180,13 +180,29 @@ class Module:
         return out
 
     def __getstate__(self) -> dict:
-        """What a copy (``copy.deepcopy``) or a pickle of the module holds: all but its hooks.
+        """What a copy (``copy.deepcopy``) or a pickle of the module holds: the model alone.
 
-        A hook (:mod:`deepfound.hooks`) belongs to the instance it is attached to: it
-        replaces that instance's method by a wrapper around the instance's own. A copy
-        is the module as it would be with its hooks removed, running its own weights.
+        Not its forward state nor its scratch memory, which are as large as a batch and
+        which its next call rebuilds: a copy starts as a module never called. Nor its
+        hooks (:mod:`deepfound.hooks`): a hook belongs to the instance it is attached
+        to, replacing that instance's method by a wrapper around the instance's own.
+        A copy is the module as it would be with its hooks removed, running its own
+        weights.
+
+        Examples
+        --------
+        >>> import copy
+        >>> from deepfound.nn import Linear
+        >>> layer = Linear(3, 2, rng=0)
+        >>> _ = layer(np.ones((4, 3), np.float32))
+        >>> twin = copy.deepcopy(layer)
+        >>> twin.saved, np.array_equal(twin.weight.data, layer.weight.data)
+        (None, True)
         """
         state = dict(vars(self))
+        state.pop("saved", None)
+        if state.get("scratch"):
+            state["scratch"] = {}
         for kind in state.pop("_hooks", {}):
             replaced = state.pop(kind).replaced  # what the hook's wrapper hides, if anything
             if replaced is not None:
