@@ -26,6 +26,7 @@ import numpy as np
 from deepfound._checks import as_floats, as_image, check_int
 from deepfound.im2col import (
     _col2im_by_phases,
+    _window_rows_by_offsets,
     col2im,
     im2col,
     output_size,
@@ -327,8 +328,9 @@ class Conv2d(Module):
     and keeps them in ``.saved`` for the backward pass, instead of making them again
     there; their memory, and the padded input's, is the layer's ``.scratch``, reused
     from call to call. And its backward pass adds the windows' gradients back with
-    ``_col2im_by_phases``, whose sums equal :func:`~deepfound.im2col.col2im`'s.
-    Both were measured to pay, on the training steps of chapters 07 and 10
+    ``_col2im_by_phases``, whose sums equal :func:`~deepfound.im2col.col2im`'s; a
+    one-channel input's windows are copied by ``_window_rows_by_offsets``.
+    All three were measured to pay, on the training steps of chapters 07 and 10
     (``tests/compare_revisions.py``). Under :func:`~deepfound.nn.no_grad` the layer
     keeps nothing: layers of the same geometry share one pair of buffers
     (:func:`~deepfound.nn.shared_scratch`) until the block ends.
@@ -391,7 +393,8 @@ class Conv2d(Module):
     def _windows(self, x: np.ndarray, padded, cols) -> tuple[np.ndarray, np.ndarray]:
         """The padded input and its windows, written into ``padded`` and ``cols`` if they fit."""
         padded = pad_channels_last(x, self.padding, padded)
-        return padded, window_rows(padded, self.weight.data.shape[2:], self.stride, cols)
+        rows = _window_rows_by_offsets if x.shape[1] == 1 else window_rows
+        return padded, rows(padded, self.weight.data.shape[2:], self.stride, cols)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         x, w = as_image("Conv2d", self.saved_inputs()[0]), self.weight.data

@@ -101,9 +101,47 @@ def window_rows(
     view = windows(padded, kernel_size, stride)
     n, oh, ow, kh, kw, c = view.shape
     shape = (n * oh * ow, kh * kw * c)
-    if out is None or out.shape != shape or out.dtype != padded.dtype:
+    if out is None or out.shape != shape or out.dtype != padded.dtype or not out.flags.c_contiguous:
         out = np.empty(shape, padded.dtype)
     np.copyto(out.reshape(view.shape), view)
+    return out
+
+
+def _window_rows_by_offsets(
+    padded: np.ndarray, kernel_size: tuple[int, int], stride: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`window_rows` of a one-channel image, faster: the same matrix, stored by columns.
+
+    numpy copies in loops over the last axis, and with one channel a window's row is
+    only ``kw`` numbers long. So the matrix is filled one offset of every window at a
+    time, as the rows of a (kh * kw, n * oh * ow) array written in order, and returned
+    transposed: a view of shape (n * oh * ow, kh * kw) stored column by column, which
+    BLAS reads without a copy. :class:`~deepfound.conv.Conv2d` uses it for a
+    one-channel input, where it measurably speeds up a training step
+    (``tests/compare_revisions.py``).
+
+    Examples
+    --------
+    >>> image = np.arange(16.0).reshape(1, 4, 4, 1)
+    >>> np.array_equal(_window_rows_by_offsets(image, (3, 3), 1), window_rows(image, (3, 3), 1))
+    True
+    """
+    view = windows(padded, kernel_size, stride)
+    n, oh, ow, kh, kw, c = view.shape
+    if c != 1:
+        raise ValueError(f"_window_rows_by_offsets: one channel expected, got {c}")
+    shape = (n * oh * ow, kh * kw)
+    if (
+        out is None
+        or out.shape != shape
+        or out.dtype != padded.dtype
+        or not out.T.flags.c_contiguous
+    ):
+        out = np.empty(shape[::-1], padded.dtype).T
+    per_offset = out.T.reshape(kh, kw, n, oh, ow)
+    for ky in range(kh):
+        for kx in range(kw):
+            per_offset[ky, kx] = view[:, :, :, ky, kx, 0]
     return out
 
 

@@ -189,7 +189,10 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray, *, label_smoothing: fl
     0.39754330131859184
     """
     logits, target = _checked("cross_entropy", logits, target)
-    label_smoothing = _checked_smoothing("cross_entropy", label_smoothing)
+    return _cross_entropy(logits, target, _checked_smoothing("cross_entropy", label_smoothing))
+
+
+def _cross_entropy(logits: np.ndarray, target: np.ndarray, label_smoothing: float) -> float:
     n, n_classes = logits.shape
     ones = np.ones(n_classes, logits.dtype)
     shifted = logits - _row_max(logits)
@@ -219,7 +222,11 @@ def cross_entropy_grad(
     array([[ 0.15, -0.15]])
     """
     logits, target = _checked("cross_entropy_grad", logits, target)
-    label_smoothing = _checked_smoothing("cross_entropy_grad", label_smoothing)
+    smoothing = _checked_smoothing("cross_entropy_grad", label_smoothing)
+    return _cross_entropy_grad(logits, target, smoothing)
+
+
+def _cross_entropy_grad(logits: np.ndarray, target: np.ndarray, label_smoothing: float):
     n, n_classes = logits.shape
     probs = np.exp(logits - _row_max(logits))
     probs /= (probs @ np.ones(n_classes, probs.dtype))[:, None]
@@ -271,8 +278,9 @@ class CrossEntropy(Module):
         self.label_smoothing = _checked_smoothing("CrossEntropy", label_smoothing)
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
-        logits, target = _checked("CrossEntropy", logits, target)  # errors name the layer
-        return cross_entropy(logits, target, label_smoothing=self.label_smoothing)
+        # Checked once, here, naming the layer: the pair's bodies then skip their checks.
+        logits, target = _checked("CrossEntropy", logits, target)
+        return _cross_entropy(logits, target, self.label_smoothing)
 
     def backward(self, grad_out: float = 1.0) -> np.ndarray:
         """``d loss / d logits`` times ``grad_out``, a number (the loss is one number)."""
@@ -281,8 +289,8 @@ class CrossEntropy(Module):
                 f"CrossEntropy.backward: grad_out must be a number, as the loss is one, "
                 f"got shape {np.shape(grad_out)}"
             )
-        logits, target = self.saved_inputs()
-        grad = cross_entropy_grad(logits, target, label_smoothing=self.label_smoothing)
+        logits, target = map(np.asarray, self.saved_inputs())
+        grad = _cross_entropy_grad(logits, target, self.label_smoothing)
         if grad_out != 1:
             grad *= grad_out  # in place, so that a float32 gradient stays float32
         return grad
