@@ -4,7 +4,8 @@ A layer's ``forward`` calls its function (:func:`~deepfound.functional.lin`,
 :func:`~deepfound.functional.relu`, ...) and its ``backward`` calls the function's
 gradient (:func:`~deepfound.functional.lin_grad`, ...) on what the call kept in
 ``.saved``. The machinery every layer shares (:class:`Parameter`, :class:`Module`,
-:func:`no_grad`) is written in :mod:`deepfound.module` and importable from here.
+:func:`no_grad`) is written in ``deepfound.module`` and ``deepfound.grad_mode``,
+and importable from here.
 """
 
 from __future__ import annotations
@@ -22,15 +23,9 @@ from deepfound.functional import (
     relu,
     relu_grad,
 )
+from deepfound.grad_mode import is_grad_enabled, no_grad, shared_scratch
 from deepfound.init import kaiming_normal
-from deepfound.module import (
-    Module,
-    Parameter,
-    _walk,
-    is_grad_enabled,
-    no_grad,
-    shared_scratch,
-)
+from deepfound.module import Module, Parameter, _walk
 
 __all__ = [
     "Flatten",

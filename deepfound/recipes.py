@@ -15,27 +15,24 @@ seed)`` does both. The seed decides the initial weights and the order of the bat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from deepfound.adaptive import AdamW
-from deepfound.augment import Shifted
 from deepfound.conv import Conv2d, GlobalAvgPool
-from deepfound.data import load_mnist, normalize
 from deepfound.learner import Callback, History, fit
 from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
 from deepfound.lr_finder import ewma, lr_find
+from deepfound.mnist import MNIST, Recipe, loaders
 from deepfound.nn import Linear, Module, ReLU, Sequential
 from deepfound.norm import BatchNorm2d
 from deepfound.optim import SGD
-from deepfound.resnet import resnet
+from deepfound.resnet_recipes import DepthComparison, ResNet, StepLosses
 from deepfound.schedules import linear_decay, one_cycle, one_cycle_momentum
+from deepfound.spread import Spread
 
 __all__ = [
     "MNIST",
@@ -46,97 +43,9 @@ __all__ = [
     "BatchNormCNN",
     "ResNet",
     "DepthComparison",
+    "StepLosses",
     "Spread",
 ]
-
-# What ``nox -s margins -- --write`` measured for each recipe.
-MEASURED = Path(__file__).with_name("margins.json")
-
-
-class Spread(NamedTuple):
-    """A recipe's results over the runs of the margins sweep, and what the sweep varied."""
-
-    values: list[float]
-    kernels: list[str]
-    threads: list[int]
-    seeds: list[int]
-
-    @classmethod
-    def of(cls, name: str, recipe) -> Spread:
-        """The sweep's results for ``recipe``, recorded under ``name``.
-
-        Raises :class:`LookupError` if the recipe's settings are not those the sweep ran:
-        a changed recipe must be measured again before a chapter can quote it.
-        """
-        entries = json.loads(MEASURED.read_text()).get(name, [])
-        measured = next((e for e in entries if e["recipe"] == repr(recipe)), None)
-        if measured is None:
-            raise LookupError(
-                f"no margins recorded for {recipe!r} under {name!r} in {MEASURED}: "
-                f"run `nox -s margins -- {name} --write` after changing a recipe"
-            )
-        return cls(measured["values"], measured["kernels"], measured["threads"], measured["seeds"])
-
-    def summary(self, target: float, scale: float = 100.0) -> dict[str, str]:
-        """The sweep in words and numbers for a chapter's text: values times ``scale``.
-
-        Examples
-        --------
-        >>> spread = Spread([0.981, 0.985, 0.983, 0.984], ["Haswell", "SkylakeX"], [1], [0, 1])
-        >>> spread.summary(0.98)
-        {'runs': '4', 'kernels': 'Haswell and SkylakeX', 'threads': '1', 'seeds': '2', \
-'low': '98.10', 'median': '98.35', 'high': '98.50', 'margin': '0.10'}
-        """
-        low, high = min(self.values), max(self.values)
-        return {
-            "runs": str(len(self.values)),
-            "kernels": " and ".join(self.kernels),
-            "threads": " and ".join(map(str, self.threads)),
-            "seeds": str(len(self.seeds)),
-            "low": f"{scale * low:.2f}",
-            "median": f"{scale * float(np.median(self.values)):.2f}",
-            "high": f"{scale * high:.2f}",
-            "margin": f"{scale * (low - target):.2f}",
-        }
-
-
-class MNIST(NamedTuple):
-    """MNIST as :func:`~deepfound.data.load_mnist` gives it, normalized; and the statistics used."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    mean: float
-    std: float
-
-    @classmethod
-    def load(cls, images: bool = False, data_dir=None) -> MNIST:
-        """MNIST scaled by the training set's mean and standard deviation, as rows or images.
-
-        With ``images=True`` every row of 784 pixels becomes an image (1, 28, 28).
-        """
-        x_train, y_train, x_valid, y_valid = load_mnist(data_dir)
-        mean, std = float(x_train.mean()), float(x_train.std())
-        x_train, x_valid = normalize(x_train, mean, std), normalize(x_valid, mean, std)
-        if images:
-            x_train, x_valid = x_train.reshape(-1, 1, 28, 28), x_valid.reshape(-1, 1, 28, 28)
-        return cls(x_train, y_train, x_valid, y_valid, mean, std)
-
-
-class Recipe:
-    """What the recipes share: ``run(data, seed)`` builds the network, trains it, returns both."""
-
-    def run(self, data: MNIST, seed: int = 0) -> tuple[Module, History]:
-        model = self.model(seed)
-        return model, self.train(model, data, seed)
-
-
-def loaders(data: MNIST, batch_size: int, seed: int, train_set=None):
-    """Training batches shuffled by ``seed``, and the validation set in batches of 1000."""
-    train_set = Dataset(data.x_train, data.y_train) if train_set is None else train_set
-    train_dl = DataLoader(train_set, batch_size, shuffle=True, rng=seed)
-    return train_dl, DataLoader(Dataset(data.x_valid, data.y_valid), 1000)
 
 
 @dataclass(frozen=True)
@@ -369,143 +278,3 @@ class BatchNormCNN(Recipe):
             progress=False,
             callbacks=callbacks,
         )
-
-
-@dataclass(frozen=True)
-class ResNet(Recipe):
-    """Chapter 10: a small ResNet, Nesterov SGD with one cycle, images shifted by up to a pixel.
-
-    Each block's last batch-normalization scale starts at zero (``zero_init``), and the loss
-    smooths the labels (``label_smoothing``).
-    """
-
-    widths: tuple[int, ...] = (16, 32, 64)
-    stem_stride: int = 2
-    batch_size: int = 128
-    epochs: int = 4
-    lr: float = 0.6
-    pct_start: float = 0.25
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    max_shift: int = 1
-    zero_init: bool = True
-    label_smoothing: float = 0.1
-    target: float = 0.993
-
-    def model(self, seed: int = 0) -> Sequential:
-        model = resnet(self.widths, stem_stride=self.stem_stride, rng=seed)
-        if self.zero_init:
-            for block in model.layers:
-                if hasattr(block, "bn2"):
-                    block.bn2.weight.data[:] = 0
-        return model
-
-    def train(self, model: Module, data: MNIST, seed: int = 0) -> History:
-        # Shifts and batch order from two generators of the seed's: the background pixel is
-        # a zero, normalized like the rest.
-        shifts, order = np.random.default_rng(seed).spawn(2)
-        shifted = Shifted(
-            data.x_train, data.y_train, self.max_shift, fill=-data.mean / data.std, rng=shifts
-        )
-        train_dl, valid_dl = loaders(data, self.batch_size, order, shifted)
-        opt = SGD(
-            model.parameters(),
-            self.lr,
-            momentum=self.momentum,
-            nesterov=True,
-            weight_decay=self.weight_decay,
-        )
-        schedule = one_cycle(self.lr, self.epochs * len(train_dl), pct_start=self.pct_start)
-        loss_fn = CrossEntropy(label_smoothing=self.label_smoothing)
-        return fit(
-            model,
-            loss_fn,
-            opt,
-            train_dl,
-            valid_dl,
-            self.epochs,
-            schedule=schedule,
-            progress=False,
-        )
-
-
-class StepLosses(Callback):
-    """The training loss of every step, in ``.losses``."""
-
-    def before_fit(self, model: Module) -> None:
-        self.losses: list[float] = []
-
-    def after_step(self, step: int, loss: float) -> None:
-        self.losses.append(loss)
-
-
-@dataclass(frozen=True)
-class DepthComparison:
-    """Chapter 10: a shallow and a deep plain network and the deep residual one, trained briefly.
-
-    Each trains ``steps`` steps on the same batches, from the same seed; the final loss of a
-    network is the mean over its ``last`` steps. The deep plain network's should be more than
-    ``target`` times the larger of the other two.
-    """
-
-    widths: tuple[int, ...] = (8, 16, 32)
-    shallow_blocks: int = 3
-    deep_blocks: int = 9
-    batch_size: int = 32
-    steps: int = 150
-    lr: float = 0.1
-    last: int = 20
-    n_valid: int = 2000
-    target: float = 2.0
-
-    @staticmethod
-    def depth(blocks: int) -> int:
-        """Layers with weights: the stem, two per block in three stages, the head."""
-        return 6 * blocks + 2
-
-    def networks(self, seed: int = 0) -> dict[str, Sequential]:
-        shallow, deep = self.shallow_blocks, self.deep_blocks
-        return {
-            f"plain, {self.depth(shallow)} layers": resnet(
-                self.widths, shallow, stem_stride=2, residual=False, rng=seed
-            ),
-            f"plain, {self.depth(deep)} layers": resnet(
-                self.widths, deep, stem_stride=2, residual=False, rng=seed
-            ),
-            f"residual, {self.depth(deep)} layers": resnet(
-                self.widths, deep, stem_stride=2, rng=seed
-            ),
-        }
-
-    def train(self, model: Module, data: MNIST, seed: int = 0) -> tuple[np.ndarray, float]:
-        """The loss of every step, and the validation accuracy on ``n_valid`` images."""
-        n = self.batch_size * self.steps
-        train_dl = DataLoader(
-            Dataset(data.x_train[:n], data.y_train[:n]), self.batch_size, shuffle=True, rng=seed
-        )
-        valid = Dataset(data.x_valid[: self.n_valid], data.y_valid[: self.n_valid])
-        opt = SGD(model.parameters(), self.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-        recorder = StepLosses()
-        history = fit(
-            model,
-            CrossEntropy(),
-            opt,
-            train_dl,
-            DataLoader(valid, 1000),
-            1,
-            schedule=one_cycle(self.lr, self.steps),
-            callbacks=[recorder],
-            progress=False,
-        )
-        return np.array(recorder.losses), history.valid_accuracy[-1]
-
-    def final_loss(self, losses: np.ndarray) -> float:
-        return float(losses[-self.last :].mean())
-
-    def run(self, data: MNIST, seed: int = 0) -> dict[str, tuple[np.ndarray, float]]:
-        return {name: self.train(model, data, seed) for name, model in self.networks(seed).items()}
-
-    def ratio(self, results: dict[str, tuple[np.ndarray, float]]) -> float:
-        """The deep plain network's final loss over the larger of the two others'."""
-        shallow, plain, residual = (self.final_loss(losses) for losses, _ in results.values())
-        return plain / max(shallow, residual)

@@ -16,15 +16,8 @@ import numpy as np
 import platformdirs
 import pytest
 
-from deepfound.data import (
-    MNIST_FILES,
-    fetch_mnist,
-    load_mnist,
-    mirrors,
-    normalize,
-    read_idx,
-    resolve_data_dir,
-)
+from deepfound.data import load_mnist, normalize, read_idx
+from deepfound.fetch import MNIST_FILES, fetch_mnist, mirrors, resolve_data_dir
 
 LABELS = "train-labels-idx1-ubyte.gz"  # the smallest training file: quick to serve
 

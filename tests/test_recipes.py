@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deepfound import recipes
-from deepfound.recipes import MEASURED, Spread
+from deepfound.spread import MEASURED, Spread
 
 # The recipes as the chapters run them, under the names the margins sweep records them by.
 CHAPTER_RECIPES = {
