@@ -17,15 +17,18 @@ for the gradient ``g`` of the output, means over the channel's ``m`` values; in
 evaluation mode the layer is an affine map, and its gradient is ``g`` times the
 map's slope.
 
-Both layers work on the values of a channel as a column of a matrix (m, c), which
-is a view of an image whose channels are last in memory (what a convolution
-outputs), and they output images laid out the same way.
+:func:`batch_norm` and :func:`batch_norm_grad` are the definition, written as the
+math reads. The layers compute the same through a faster path,
+:mod:`deepfound.norm_fast`, on the values of a channel as a column of a matrix
+(m, c), which is a view of an image whose channels are last in memory (what a
+convolution outputs); they output images laid out the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from deepfound import norm_fast
 from deepfound.nn import Module, Parameter
 
 
@@ -130,28 +133,6 @@ def batch_norm_grad(
     return slope * (grad_out - g_mean - x_hat * gx_mean), grad_weight, grad_bias
 
 
-def _wide(rows: np.ndarray) -> tuple[np.ndarray, int]:
-    """``rows`` (m, c) as (m / k, k * c) and ``k``: a channel vector tiled ``k`` times fits a row.
-
-    numpy runs an elementwise operation as a loop over rows and a fast loop along
-    each row; with a few channels, rows of ``c`` numbers leave the fast loop
-    nearly nothing to do. Rows of about 512 numbers make it three times faster.
-    """
-    m, c = rows.shape
-    k = max(d for d in range(1, max(1, 512 // c) + 1) if m % d == 0)
-    return np.ascontiguousarray(rows).reshape(m // k, k * c), k
-
-
-def _channel_sums(wide: np.ndarray, k: int) -> np.ndarray:
-    """Sum over the m values of each channel of a wide matrix: a matrix-vector product."""
-    return (np.ones(len(wide), wide.dtype) @ wide).reshape(k, -1).sum(0)
-
-
-def _channel_dots(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
-    """Sum over the m values of each channel of ``a * b``, without the product as an array."""
-    return np.einsum("ij,ij->j", a, b).reshape(k, -1).sum(0)
-
-
 class _BatchNorm(Module):
     _shape = ""  # the input's shape, for error messages
 
@@ -192,38 +173,25 @@ class _BatchNorm(Module):
         return wide.reshape(n, h, w, c).transpose(0, 3, 1, 2)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        wide, k = _wide(self._rows(x))
-        m = len(wide) * k
-        if self.training:
-            if m < 2:
-                raise ValueError(
-                    f"{type(self).__name__}: one value per channel (input {x.shape}) has no "
-                    "variance: training mode needs at least 2; for a single example, "
-                    "call .eval() to normalize with the running statistics"
-                )
-            mean = _channel_sums(wide, k) / m
-            centred = wide - np.tile(mean, k)
-            var = _channel_dots(centred, centred, k) / m
-            inv_std = 1 / np.sqrt(var + self.eps)
-            self._update_running(mean, var * (m / (m - 1)))
-        else:
-            mean = self.running_mean.copy()
-            centred = None  # evaluation mode computes it only if backward needs it
-            inv_std = 1 / np.sqrt(self.running_var + self.eps)
-        scale = self.weight.data * inv_std
-        self.save(k=k, centred=centred, mean=mean, inv_std=inv_std)
-        if centred is None:
-            out = wide * np.tile(scale, k)
-            out += np.tile(self.bias.data - mean * scale, k)
-        else:
-            out = centred * np.tile(scale, k)
-            out += np.tile(self.bias.data, k)
+        rows = self._rows(x)
+        if self.training and len(rows) < 2:
+            raise ValueError(
+                f"{type(self).__name__}: one value per channel (input {x.shape}) has no "
+                "variance: training mode needs at least 2; for a single example, "
+                "call .eval() to normalize with the running statistics"
+            )
+        out, state = norm_fast.forward(
+            rows,
+            self.weight.data,
+            self.bias.data,
+            self.running_mean,
+            self.running_var,
+            training=self.training,
+            momentum=self.momentum,
+            eps=self.eps,
+        )
+        self.save(**state)
         return self._image(out, x.shape)
-
-    def _update_running(self, mean: np.ndarray, unbiased_var: np.ndarray) -> None:
-        for running, batch in ((self.running_mean, mean), (self.running_var, unbiased_var)):
-            running *= 1 - self.momentum
-            running += self.momentum * batch
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         (x,) = self.saved_inputs()
@@ -232,22 +200,9 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: grad_out of shape {x.shape} (the output's) expected, "
                 f"got {np.shape(grad_out)}"
             )
-        k, centred, mean, inv_std = (self.saved[key] for key in ("k", "centred", "mean", "inv_std"))
-        batch_statistics = centred is not None
-        g = np.ascontiguousarray(self._rows(grad_out)).reshape(-1, k * len(mean))
-        m = len(g) * k
-        if not batch_statistics:  # evaluation mode: an affine map
-            centred = _wide(self._rows(x))[0] - np.tile(mean, k)
-        sum_g, sum_g_centred = _channel_sums(g, k), _channel_dots(g, centred, k)
-        self.bias.grad = sum_g
-        self.weight.grad = sum_g_centred * inv_std
-        slope = self.weight.data * inv_std
-        grad_x = g * np.tile(slope, k)
-        if batch_statistics:
-            # Through the mean and the variance too, the compact form
-            # slope * (g - mean(g) - x_hat * mean(g * x_hat)), x_hat = centred * inv_std:
-            grad_x -= centred * np.tile(slope * inv_std**2 * sum_g_centred / m, k)
-            grad_x -= np.tile(slope * sum_g / m, k)
+        grad_x, self.weight.grad, self.bias.grad = norm_fast.backward(
+            self._rows(x), self._rows(grad_out), self.weight.data, self.saved
+        )
         return self._image(grad_x, x.shape)
 
     def __repr__(self) -> str:
