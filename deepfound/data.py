@@ -14,8 +14,12 @@ import os
 
 import numpy as np
 
-from deepfound.fetch import MNIST_FILES as MNIST_FILES  # the book imports it from here
+# Importable from here as before fetching had a module of its own.
+from deepfound.fetch import MIRRORS as MIRRORS
+from deepfound.fetch import MNIST_FILES as MNIST_FILES
 from deepfound.fetch import fetch_mnist
+from deepfound.fetch import mirrors as mirrors
+from deepfound.fetch import resolve_data_dir as resolve_data_dir
 from deepfound.idx import read_idx
 
 __all__ = ["fetch_mnist", "load_mnist", "normalize", "read_idx"]
