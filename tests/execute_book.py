@@ -157,6 +157,10 @@ def cores_wanted(page: Path) -> int:
     return wanted
 
 
+# How many times a chapter's kernel is started before a kernel that dies at once is an error.
+KERNEL_STARTS = 3
+
+
 def _execute(page: str, cores: set[int], timeout: int) -> tuple:
     """Run in a worker: execute one chapter on ``cores``; its kernel inherits the affinity."""
     from jupyter_cache.executors.utils import single_nb_execution
@@ -164,11 +168,17 @@ def _execute(page: str, cores: set[int], timeout: int) -> tuple:
     if cores:
         os.sched_setaffinity(0, cores)
     path = Path(page)
-    notebook = read_notebook(path)
-    result = single_nb_execution(
-        notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True
-    )
-    error = result.exc_string if result.err is not None else None
+    for attempt in range(KERNEL_STARTS):
+        notebook = read_notebook(path)
+        result = single_nb_execution(
+            notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True
+        )
+        error = result.exc_string if result.err is not None else None
+        # A kernel that dies before it answers has run no cell: most often the TCP port it was
+        # given was taken meanwhile by another process's kernel. Starting again is safe.
+        if error is None or "Kernel died before replying to kernel_info" not in error:
+            break
+        print(f"execute_book: {page}: the kernel did not start (attempt {attempt + 1})", flush=True)
     # The kernel has exited and been waited for: the largest resident size of this process's
     # children is its peak (each chapter runs in a fresh process, see main).
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 if resource else None
