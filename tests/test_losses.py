@@ -55,10 +55,10 @@ OF_LOGITS = {
     "log_softmax": lambda logits, target: {"x": logits},
     "softmax": lambda logits, target: {"x": logits},
     "logsumexp": lambda logits, target: {"x": logits},
-    "nll": lambda logits, target: {"scores": log_softmax(logits), "target": target},
-    "cross_entropy": lambda logits, target: {"scores": logits, "target": target},
-    "cross_entropy, label_smoothing": lambda logits, target: {"scores": logits, "target": target},
-    "accuracy": lambda logits, target: {"scores": logits, "target": target},
+    "nll": lambda logits, target: {"log_probs": log_softmax(logits), "target": target},
+    "cross_entropy": lambda logits, target: {"logits": logits, "target": target},
+    "cross_entropy, label_smoothing": lambda logits, target: {"logits": logits, "target": target},
+    "accuracy": lambda logits, target: {"logits": logits, "target": target},
 }
 # Label smoothings beside none, among them the extreme of a uniform target.
 SMOOTHINGS = [0.1, 0.5, 1.0]
@@ -118,7 +118,7 @@ def test_label_smoothing_of_a_class_without_probability_is_infinite_as_in_torch(
     logits, target = np.array([[0.0, -np.inf]]), np.array([0])
     assert cross_entropy(logits, target, label_smoothing=0.1) == np.inf
     for eps in (0.0, 0.1):
-        inputs = Inputs({"scores": logits, "target": target}, {"label_smoothing": eps}, seed=0)
+        inputs = Inputs({"logits": logits, "target": target}, {"label_smoothing": eps}, seed=0)
         check_pair_value(PAIRS_BY_NAME["cross_entropy, label_smoothing"], inputs)
         check_pair_gradients(PAIRS_BY_NAME["cross_entropy, label_smoothing"], inputs)
         ours, theirs = LAYERS_BY_NAME["CrossEntropy"].build({"label_smoothing": eps}, None)
