@@ -5,7 +5,7 @@ library's step spends its time). The network is the one chapter 10 trains:
 ``resnet(WIDTHS, stem_stride=STEM_STRIDE)``, a stem convolution, one residual
 block per stage, global average pooling and a linear head; batch 128, float32, SGD
 with Nesterov momentum and weight decay. The PyTorch network is the one the tests
-check ours against (``tests/test_resnet.py``), with the same weights, on the same
+check ours against (``tests/oracle.py``), with the same weights, on the same
 batch. Both sides run on one thread (set before numpy and torch are imported, by
 ``deepfound.bench.run_as_benchmark``, which also lets OpenBLAS pick its own kernel);
 the variants are timed in interleaved rounds, and the ratio deepfound / PyTorch is
@@ -33,7 +33,7 @@ def steps():
     """deepfound's and PyTorch's training step, after checking that both compute the same."""
     import numpy as np
     import torch
-    from test_resnet import copy_weights, torch_resnet
+    from oracle import copy_weights, torch_resnet
 
     from deepfound.conv import Conv2d
     from deepfound.losses import CrossEntropy

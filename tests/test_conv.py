@@ -1,23 +1,18 @@
-"""deepfound.conv (and deepfound.pool, deepfound.im2col) against torch.nn.functional in float64.
+"""deepfound.conv (and deepfound.pool, deepfound.im2col): what the oracle does not check.
 
-``FUNCTIONS`` pairs each of our functions and its gradient with the PyTorch function
-it must equal; the value, gradient and finite-difference tests iterate over it on
-shapes, strides and paddings drawn by hypothesis (kernel 1, output 1×1, batch 1 and
-non-square images included). ``MODULES`` does the same for the layers, with
-weights copied into the torch layer.
+Values and gradients of ``conv2d``, ``max_pool2d``, ``avg_pool2d`` and of the layers
+against PyTorch, finite differences and the plain pairs are entries of the oracle's
+table (tests/oracle.py). Here: ties in max pooling, the loops against im2col, col2im as
+the adjoint of im2col, defaults, dtypes, scratch memory, training, and errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from torch_compare import check_against_torch
+from oracle import PAIRS_BY_NAME, check_pair_gradients
+from strategies import Inputs, conv_arrays, conv_cases, pool_cases
 
 from deepfound.conv import (
     AvgPool2d,
@@ -40,125 +35,7 @@ from deepfound.loader import DataLoader, Dataset
 from deepfound.losses import CrossEntropy
 from deepfound.nn import Linear, ReLU, Sequential
 from deepfound.optim import SGD
-from deepfound.testing import check_grad, test_near
-
-
-@st.composite
-def conv_cases(draw) -> dict:
-    """Shapes, stride and padding of a convolution that fits; images down to the kernel's size."""
-    k = draw(st.integers(1, 4))
-    kw = draw(st.one_of(st.just(k), st.integers(1, 4)))  # mostly square kernels, some not
-    padding = draw(st.integers(0, 2))
-    # The padded image must hold one kernel: a 1×1 output.
-    smallest_h, smallest_w = max(1, k - 2 * padding), max(1, kw - 2 * padding)
-    return dict(
-        n=draw(st.integers(1, 3)),
-        c_in=draw(st.integers(1, 3)),
-        c_out=draw(st.integers(1, 3)),
-        h=draw(st.integers(smallest_h, smallest_h + 6)),
-        w=draw(st.integers(smallest_w, smallest_w + 6)),
-        k=k,
-        kw=kw,
-        stride=draw(st.integers(1, 3)),
-        padding=padding,
-        bias=draw(st.booleans()),
-        seed=draw(st.integers(0, 2**16)),
-    )
-
-
-@st.composite
-def pool_cases(draw) -> dict:
-    k = draw(st.integers(1, 3))
-    return dict(
-        n=draw(st.integers(1, 3)),
-        c=draw(st.integers(1, 3)),
-        h=draw(st.integers(k, k + 6)),
-        w=draw(st.integers(k, k + 6)),
-        k=k,
-        stride=draw(st.one_of(st.none(), st.integers(1, 3))),
-        seed=draw(st.integers(0, 2**16)),
-    )
-
-
-def _conv(case: dict):
-    """Our conv2d and grad, torch's conv2d, and the arguments they share, from a drawn case."""
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["n"], case["c_in"], case["h"], case["w"]))
-    weight = rng.standard_normal((case["c_out"], case["c_in"], case["k"], case["kw"]))
-    bias = rng.standard_normal(case["c_out"]) if case["bias"] else None
-    options = dict(stride=case["stride"], padding=case["padding"])
-
-    def ours(x, weight, bias):
-        return conv2d(x, weight, bias, **options)
-
-    def ours_grad(x, weight, bias, grad_out):
-        grad_x, grad_w, grad_b = conv2d_grad(x, weight, grad_out, **options)
-        return [grad_x, grad_w] + ([grad_b] if bias is not None else [])
-
-    def theirs(x, weight, bias):
-        return F.conv2d(x, weight, bias, **options)
-
-    return ours, ours_grad, theirs, [x, weight, bias]
-
-
-def _pool(our_fn, our_grad, torch_fn):
-    def make(case: dict):
-        rng = np.random.default_rng(case["seed"])
-        x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"]))
-        k, stride = case["k"], case["stride"]
-        return (
-            lambda x: our_fn(x, k, stride),
-            lambda x, grad_out: [our_grad(x, grad_out, k, stride)],
-            lambda x: torch_fn(x, k, stride),
-            [x],
-        )
-
-    return make
-
-
-FUNCTIONS = [
-    pytest.param(_conv, conv_cases(), id="conv2d"),
-    pytest.param(_pool(max_pool2d, max_pool2d_grad, F.max_pool2d), pool_cases(), id="max_pool2d"),
-    pytest.param(_pool(avg_pool2d, avg_pool2d_grad, F.avg_pool2d), pool_cases(), id="avg_pool2d"),
-]
-
-
-def _tensors(args: list) -> list:
-    return [None if a is None else torch.tensor(a, requires_grad=True) for a in args]
-
-
-@pytest.mark.parametrize(("make", "cases"), FUNCTIONS)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_values_and_gradients_match_torch(make: Callable, cases, data) -> None:
-    ours, ours_grad, theirs, args = make(data.draw(cases))
-    tensors = _tensors(args)
-    out_t = theirs(*tensors)
-    out = ours(*args)
-    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    grad_out = np.random.default_rng(0).standard_normal(out.shape)
-    out_t.backward(torch.from_numpy(grad_out))
-    expected = [t.grad.numpy() for t in tensors if t is not None]
-    grads = ours_grad(*args, grad_out)
-    assert len(grads) == len(expected)
-    for grad, grad_t in zip(grads, expected, strict=True):
-        test_near(grad, grad_t, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize(("make", "cases"), FUNCTIONS)
-@settings(max_examples=10, deadline=None)
-@given(data=st.data())
-def test_gradients_match_finite_differences(make: Callable, cases, data) -> None:
-    ours, ours_grad, _, args = make(data.draw(cases))
-    grad_out = np.random.default_rng(1).standard_normal(ours(*args).shape)
-    grads = ours_grad(*args, grad_out)
-    present = [i for i, a in enumerate(args) if a is not None]
-    for i, grad in zip(present, grads, strict=True):
-
-        def loss(a: np.ndarray, i: int = i) -> float:
-            return float((ours(*args[:i], a, *args[i + 1 :]) * grad_out).sum())
-
-        check_grad(loss, args[i], grad, rtol=1e-6, atol=1e-8)
+from deepfound.testing import test_near
 
 
 @settings(max_examples=30, deadline=None)
@@ -166,18 +43,16 @@ def test_gradients_match_finite_differences(make: Callable, cases, data) -> None
 def test_max_pool_gives_a_tied_maximum_gradient_to_the_first_like_torch(case: dict) -> None:
     rng = np.random.default_rng(case["seed"])
     x = rng.integers(0, 2, (case["n"], case["c"], case["h"], case["w"])).astype(np.float64)
-    k, stride = case["k"], case["stride"]
-    x_t = torch.tensor(x, requires_grad=True)
-    out_t = F.max_pool2d(x_t, k, stride)
-    grad_out = rng.standard_normal(out_t.shape)
-    out_t.backward(torch.from_numpy(grad_out))
-    test_near(max_pool2d_grad(x, grad_out, k, stride), x_t.grad.numpy(), rtol=1e-12)
+    options = dict(kernel_size=case["k"], stride=case["stride"])
+    check_pair_gradients(
+        PAIRS_BY_NAME["max_pool2d, stride"], Inputs({"x": x}, options, case["seed"])
+    )
 
 
 @settings(max_examples=30, deadline=None)
 @given(case=conv_cases())
 def test_loops_and_im2col_agree(case: dict) -> None:
-    _, _, _, (x, weight, bias) = _conv(case)
+    x, weight, bias = conv_arrays(case)
     options = dict(stride=case["stride"], padding=case["padding"])
     test_near(conv2d(x, weight, bias, **options), conv2d_loops(x, weight, bias, **options))
 
@@ -197,94 +72,6 @@ def test_col2im_is_the_adjoint_of_im2col(case: dict) -> None:
     test_near(float((cols * c).sum()), float((x * back).sum()), rtol=1e-10)
     size = (output_size(case["h"], kh, **options), output_size(case["w"], kw, **options))
     assert cols.shape == (case["n"] * size[0] * size[1], kh * kw * case["c_in"])
-
-
-def _copy_conv(ours: Conv2d) -> torch.nn.Conv2d:
-    c_out, c_in, k, _ = ours.weight.data.shape
-    theirs = torch.nn.Conv2d(
-        c_in,
-        c_out,
-        k,
-        stride=ours.stride,
-        padding=ours.padding,
-        bias=ours.bias is not None,
-        dtype=torch.float64,
-    )
-    with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
-        if ours.bias is not None:
-            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    return theirs
-
-
-def _conv_module(seed: int):
-    ours = Conv2d(3, 4, 3, stride=2, padding=1, rng=seed, dtype=np.float64)
-    # A nonzero bias, so that a wrong bias gradient or a forgotten bias shows.
-    ours.bias.data = np.random.default_rng(seed).standard_normal(4)
-    return ours, _copy_conv(ours)
-
-
-def _cnn(seed: int):
-    convs = [
-        Conv2d(3, 4, 3, padding=1, rng=seed, dtype=np.float64),
-        Conv2d(4, 5, 2, stride=2, bias=False, rng=seed + 1, dtype=np.float64),
-    ]
-    ours = Sequential(convs[0], ReLU(), MaxPool2d(2, 1), convs[1], ReLU(), GlobalAvgPool())
-    theirs = torch.nn.Sequential(
-        _copy_conv(convs[0]),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2, 1),
-        _copy_conv(convs[1]),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-    )
-    return ours, theirs
-
-
-MODULES = [
-    pytest.param(_conv_module, id="Conv2d"),
-    pytest.param(lambda seed: (MaxPool2d(2), torch.nn.MaxPool2d(2)), id="MaxPool2d"),
-    pytest.param(lambda seed: (MaxPool2d(3, 2), torch.nn.MaxPool2d(3, 2)), id="MaxPool2d(3, 2)"),
-    pytest.param(lambda seed: (AvgPool2d(2), torch.nn.AvgPool2d(2)), id="AvgPool2d"),
-    pytest.param(
-        lambda seed: (
-            GlobalAvgPool(),
-            torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
-        ),
-        id="GlobalAvgPool",
-    ),
-    pytest.param(lambda seed: (Flatten(), torch.nn.Flatten()), id="Flatten"),
-    pytest.param(_cnn, id="Sequential CNN"),
-]
-
-images = given(
-    n=st.integers(1, 3), h=st.integers(6, 9), w=st.integers(6, 9), seed=st.integers(0, 99)
-)
-
-
-@pytest.mark.parametrize("make", MODULES)
-@settings(max_examples=10, deadline=None)
-@images
-def test_modules_match_torch(make: Callable, n: int, h: int, w: int, seed: int) -> None:
-    ours, theirs = make(seed)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 3, h, w))
-    check_against_torch(ours, theirs, x, rng, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("make", MODULES)
-@settings(max_examples=5, deadline=None)
-@images
-def test_backward_twice_gives_the_same_gradients(make, n: int, h: int, w: int, seed: int) -> None:
-    ours, _ = make(seed)
-    rng = np.random.default_rng(seed)
-    out = ours(rng.standard_normal((n, 3, h, w)))
-    grad_out = rng.standard_normal(out.shape)
-    first = [ours.backward(grad_out).copy()] + [p.grad.copy() for p in ours.parameters()]
-    second = [ours.backward(grad_out)] + [p.grad for p in ours.parameters()]
-    for a, b in zip(first, second, strict=True):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_conv2d_layer_defaults_and_kaiming_init() -> None:

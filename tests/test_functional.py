@@ -1,163 +1,29 @@
-"""deepfound.functional against PyTorch (float64) and central finite differences.
+"""deepfound.functional: what the oracle (tests/oracle.py) does not check.
 
-One table, ``CASES``, pairs each deepfound function and its gradient with the
-PyTorch function it must equal; the value, finite-difference and autograd tests
-all iterate over it, on shapes and values drawn by hypothesis.
+The values and gradients of ``relu``, ``lin`` and ``mse`` against PyTorch and finite
+differences are entries of the oracle's table; here are ReLU at its kink, skipping the
+input's gradient, dtypes, shapes and errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
+from oracle import PAIRS_BY_NAME, check_pair_gradients
+from strategies import Inputs
 
 from deepfound.functional import lin, lin_grad, mse, mse_grad, relu, relu_grad
-from deepfound.testing import check_grad, test_near
-
-
-@dataclass(frozen=True)
-class Case:
-    """A function, its gradient and its PyTorch twin.
-
-    ``grad(*inputs, grad_out)`` returns the gradients with respect to the first
-    ``n_grads`` inputs; ``make_inputs(rng, n, n_in, n_out)`` builds float64 inputs.
-    """
-
-    name: str
-    ours: Callable
-    grad: Callable
-    theirs: Callable
-    make_inputs: Callable
-    n_grads: int
-
-
-def _away_from_zero(x: np.ndarray) -> np.ndarray:
-    # Finite differences straddling ReLU's kink at 0 measure neither side's slope.
-    return np.where(np.abs(x) < 1e-2, x + np.copysign(0.1, x), x)
-
-
-CASES = [
-    Case(
-        "relu",
-        relu,
-        lambda x, g: (relu_grad(x, g),),
-        F.relu,
-        lambda rng, n, n_in, n_out: (_away_from_zero(rng.standard_normal((n, n_in))),),
-        1,
-    ),
-    Case(
-        "lin",
-        lin,
-        lambda x, w, b, g: lin_grad(x, w, g),
-        lambda x, w, b: x @ w + b,
-        lambda rng, n, n_in, n_out: (
-            rng.standard_normal((n, n_in)),
-            rng.standard_normal((n_in, n_out)),
-            rng.standard_normal(n_out),
-        ),
-        3,
-    ),
-    Case(
-        "mse, (n, 1) prediction and (n,) target",
-        mse,
-        lambda pred, target, g: (g * mse_grad(pred, target),),
-        lambda pred, target: F.mse_loss(pred, target[:, None]),
-        lambda rng, n, n_in, n_out: (rng.standard_normal((n, 1)), rng.standard_normal(n)),
-        1,
-    ),
-    Case(
-        "mse, equal shapes",
-        mse,
-        lambda pred, target, g: (g * mse_grad(pred, target),),
-        F.mse_loss,
-        lambda rng, n, n_in, n_out: (
-            rng.standard_normal((n, n_out)),
-            rng.standard_normal((n, n_out)),
-        ),
-        1,
-    ),
-]
-IDS = [case.name for case in CASES]
-
-sizes = given(
-    n=st.integers(1, 6), n_in=st.integers(1, 6), n_out=st.integers(1, 4), seed=st.integers(0, 2**32)
-)
-
-
-def _inputs(case: Case, n: int, n_in: int, n_out: int, seed: int):
-    rng = np.random.default_rng(seed)
-    inputs = case.make_inputs(rng, n, n_in, n_out)
-    out = np.asarray(case.ours(*inputs))
-    grad_out = rng.standard_normal(out.shape)
-    return inputs, out, grad_out
-
-
-values = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
-
-
-def _drawn_inputs(case: Case, data, n: int, n_in: int, n_out: int):
-    """Inputs of the case's shapes with values drawn by hypothesis (zeros and ties included)."""
-    shapes = [a.shape for a in case.make_inputs(np.random.default_rng(0), n, n_in, n_out)]
-    inputs = tuple(data.draw(arrays(np.float64, shape, elements=values)) for shape in shapes)
-    out = np.asarray(case.ours(*inputs))
-    grad_out = data.draw(arrays(np.float64, out.shape, elements=values))
-    return inputs, out, grad_out
-
-
-drawn = given(data=st.data(), n=st.integers(1, 6), n_in=st.integers(1, 6), n_out=st.integers(1, 4))
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@settings(max_examples=25, deadline=None)
-@drawn
-def test_value_matches_torch(case: Case, data, n: int, n_in: int, n_out: int) -> None:
-    inputs, out, _ = _drawn_inputs(case, data, n, n_in, n_out)
-    expected = case.theirs(*map(torch.from_numpy, inputs)).numpy()
-    test_near(out, expected, rtol=1e-9, atol=1e-9)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@settings(max_examples=25, deadline=None)
-@drawn
-def test_grad_matches_autograd(case: Case, data, n: int, n_in: int, n_out: int) -> None:
-    inputs, _, grad_out = _drawn_inputs(case, data, n, n_in, n_out)
-    tensors = [torch.tensor(a, requires_grad=i < case.n_grads) for i, a in enumerate(inputs)]
-    case.theirs(*tensors).backward(torch.from_numpy(grad_out))
-    grads = case.grad(*inputs, grad_out)
-    assert len(grads) == case.n_grads
-    for ours, tensor in zip(grads, tensors, strict=False):
-        test_near(ours, tensor.grad.numpy(), rtol=1e-9, atol=1e-9)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@settings(max_examples=10, deadline=None)
-@sizes
-def test_grad_matches_finite_differences(
-    case: Case, n: int, n_in: int, n_out: int, seed: int
-) -> None:
-    inputs, _, grad_out = _inputs(case, n, n_in, n_out, seed)
-    grads = case.grad(*inputs, grad_out)
-    for i in range(case.n_grads):
-
-        def loss(a, i=i):
-            # The scalar whose gradient is grad_out pulled back through the function.
-            varied = [*inputs[:i], a, *inputs[i + 1 :]]
-            return float((np.asarray(case.ours(*varied)) * grad_out).sum())
-
-        check_grad(loss, inputs[i], grads[i], rtol=1e-6, atol=1e-8)
+from deepfound.testing import test_near
 
 
 def test_relu_grad_is_zero_at_the_kink_like_torch() -> None:
-    x = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64, requires_grad=True)
-    F.relu(x).sum().backward()
-    test_near(relu_grad(x.detach().numpy(), np.ones(3)), x.grad.numpy())
+    inputs = Inputs({"x": np.array([[-1.0, 0.0, 1.0], [0.0, -0.0, 2.0]])}, {}, seed=0)
+    check_pair_gradients(PAIRS_BY_NAME["relu"], inputs)
+    np.testing.assert_array_equal(
+        relu_grad(inputs.args["x"], np.ones((2, 3))), [[0, 0, 1], [0, 0, 1]]
+    )
 
 
 def test_lin_grad_can_skip_the_input_gradient() -> None:

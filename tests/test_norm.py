@@ -1,123 +1,18 @@
-"""deepfound.norm against torch.nn.BatchNorm1d and BatchNorm2d (float64), and finite differences.
+"""deepfound.norm: what the oracle (tests/oracle.py) does not check.
 
-``LAYERS`` pairs each deepfound layer with its torch counterpart and a hypothesis
-strategy for input shapes; the comparison, finite-difference and error tests all
-iterate over it. Training-mode shapes have at least two values per channel.
+``batch_norm`` and ``batch_norm_grad`` against ``torch.nn.functional.batch_norm``, and
+``BatchNorm1d`` and ``BatchNorm2d`` against PyTorch's layers and against the plain pair,
+in both modes, step after step, running statistics included, are entries of the
+oracle's table. Here: float32, memory layouts, defaults, small batches and errors.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from deepfound.norm import BatchNorm1d, BatchNorm2d, batch_norm, batch_norm_grad
-from deepfound.testing import check_grad, test_near
-
-
-@st.composite
-def rows(draw) -> tuple[int, ...]:
-    return draw(st.integers(2, 7)), draw(st.integers(1, 5))
-
-
-@st.composite
-def images(draw) -> tuple[int, ...]:
-    n, c, h, w = (draw(st.integers(1, k)) for k in (4, 5, 5, 5))
-    if n * h * w < 2:
-        n = 2
-    return n, c, h, w
-
-
-LAYERS = [
-    (BatchNorm1d, torch.nn.BatchNorm1d, rows()),
-    (BatchNorm2d, torch.nn.BatchNorm2d, images()),
-]
-IDS = ["BatchNorm1d", "BatchNorm2d"]
-
-
-def _pair(ours_cls, torch_cls, c: int, momentum: float, rng: np.random.Generator):
-    """The two layers with the same random weight and bias (not ones and zeros)."""
-    ours = ours_cls(c, momentum=momentum, dtype=np.float64)
-    ours.weight.data = rng.standard_normal(c)
-    ours.bias.data = rng.standard_normal(c)
-    theirs = torch_cls(c, momentum=momentum, dtype=torch.float64)
-    with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
-        theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    return ours, theirs
-
-
-def _compare_step(ours, theirs, x: np.ndarray, grad_out: np.ndarray) -> None:
-    """One forward and backward on each side: output, input and parameter gradients agree."""
-    x_t = torch.tensor(x, requires_grad=True)
-    theirs.zero_grad()
-    out_t = theirs(x_t)
-    out_t.backward(torch.from_numpy(grad_out))
-    pairs = [
-        (ours(x), out_t.detach().numpy()),
-        (ours.backward(grad_out), x_t.grad.numpy()),
-        (ours.weight.grad, theirs.weight.grad.numpy()),
-        (ours.bias.grad, theirs.bias.grad.numpy()),
-    ]
-    for got, expected in pairs:
-        test_near(got, expected, rtol=1e-9, atol=1e-10)
-
-
-@pytest.mark.parametrize(("ours_cls", "torch_cls", "shapes"), LAYERS, ids=IDS)
-@settings(max_examples=25, deadline=None)
-@given(data=st.data(), momentum=st.sampled_from([0.0, 0.1, 0.5, 1.0]), steps=st.integers(1, 4))
-def test_matches_torch_in_training_then_evaluation_mode(
-    ours_cls, torch_cls, shapes, data, momentum: float, steps: int
-) -> None:
-    shape = data.draw(shapes)
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    ours, theirs = _pair(ours_cls, torch_cls, shape[1], momentum, rng)
-    for _ in range(steps):
-        # Off-centre, scaled data, so that the running averages move.
-        x = rng.normal(rng.normal(0, 3), rng.uniform(0.5, 4), shape)
-        _compare_step(ours, theirs, x, rng.standard_normal(shape))
-        test_near(ours.running_mean, theirs.running_mean.numpy(), rtol=1e-10, atol=1e-12)
-        test_near(ours.running_var, theirs.running_var.numpy(), rtol=1e-10, atol=1e-12)
-    ours.eval(), theirs.eval()
-    # Evaluation mode takes any batch, one row or one pixel too.
-    eval_shape = (data.draw(st.integers(1, 3)), *shape[1:])
-    before = ours.running_mean.copy(), ours.running_var.copy()
-    _compare_step(ours, theirs, rng.normal(1, 2, eval_shape), rng.standard_normal(eval_shape))
-    np.testing.assert_array_equal(before[0], ours.running_mean)
-    np.testing.assert_array_equal(before[1], ours.running_var)
-
-
-@pytest.mark.parametrize(("ours_cls", "torch_cls", "shapes"), LAYERS, ids=IDS)
-@pytest.mark.parametrize("mode", ["train", "eval"])
-@settings(max_examples=8, deadline=None)
-@given(data=st.data())
-def test_gradients_match_finite_differences(ours_cls, torch_cls, shapes, mode: str, data) -> None:
-    shape = data.draw(shapes)
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    layer, _ = _pair(ours_cls, torch_cls, shape[1], 0.1, rng)
-    layer.running_mean = rng.standard_normal(shape[1])
-    layer.running_var = rng.uniform(0.5, 2.0, shape[1])
-    getattr(layer, mode)()
-    x, weights = rng.normal(1, 2, shape), rng.standard_normal(shape)
-    layer(x)
-    grads = [layer.backward(weights), layer.weight.grad, layer.bias.grad]
-
-    def loss_at(a: np.ndarray) -> float:
-        return float((layer(a) * weights).sum())
-
-    check_grad(loss_at, x, grads[0], rtol=1e-6, atol=1e-7)
-    for p, grad in zip((layer.weight, layer.bias), grads[1:], strict=True):
-        saved = p.data
-
-        def loss_at_param(a: np.ndarray, p=p) -> float:
-            p.data = a
-            return float((layer(x) * weights).sum())
-
-        check_grad(loss_at_param, saved, grad, rtol=1e-6, atol=1e-7)
-        p.data = saved
+from deepfound.testing import test_near
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
@@ -211,63 +106,6 @@ def test_bad_shapes_and_arguments_raise_value_error_naming_them() -> None:
     ]:
         with pytest.raises(ValueError, match=f"BatchNorm2d: {match}"):
             BatchNorm2d(**kwargs)
-
-
-# The plain pair, batch_norm / batch_norm_grad: the definition the layers are tested against.
-
-
-@pytest.mark.parametrize("shapes", [rows(), images()], ids=["rows", "images"])
-@settings(max_examples=25, deadline=None)
-@given(data=st.data(), training=st.booleans(), momentum=st.sampled_from([0.0, 0.1, 1.0]))
-def test_plain_pair_matches_torch_functional(shapes, data, training, momentum) -> None:
-    shape = data.draw(shapes)
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    x, grad_out = rng.normal(1.0, 2.0, shape), rng.standard_normal(shape)
-    c = shape[1]
-    weight, bias = rng.standard_normal(c), rng.standard_normal(c)
-    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
-    t_mean, t_var = torch.tensor(mean), torch.tensor(var)
-    x_t = torch.tensor(x, requires_grad=True)
-    w_t, b_t = torch.tensor(weight, requires_grad=True), torch.tensor(bias, requires_grad=True)
-    out_t = F.batch_norm(x_t, t_mean, t_var, w_t, b_t, training, momentum, 1e-5)
-    out_t.backward(torch.from_numpy(grad_out))
-
-    # The gradient is taken at the statistics the forward pass used: before its update.
-    stats = mean.copy(), var.copy()
-    grads = batch_norm_grad(x, *stats, weight, grad_out, training)
-    out = batch_norm(x, mean, var, weight, bias, training, momentum)
-    test_near(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    test_near(mean, t_mean.numpy(), rtol=1e-12, atol=1e-12)
-    test_near(var, t_var.numpy(), rtol=1e-12, atol=1e-12)
-    for ours, theirs in zip(grads, (x_t.grad, w_t.grad, b_t.grad), strict=True):
-        test_near(ours, theirs.numpy(), rtol=1e-9, atol=1e-10)
-
-
-@pytest.mark.parametrize(("layer_cls", "shapes"), [(BatchNorm1d, rows()), (BatchNorm2d, images())])
-@settings(max_examples=25, deadline=None)
-@given(data=st.data(), steps=st.integers(1, 3))
-def test_layers_equal_the_plain_pair(layer_cls, shapes, data, steps) -> None:
-    """The layers' faster forms compute what the plain pair defines, in both modes."""
-    shape = data.draw(shapes)
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    c = shape[1]
-    layer = layer_cls(c, momentum=0.3, dtype=np.float64)
-    layer.weight.data[:], layer.bias.data[:] = rng.standard_normal(c), rng.standard_normal(c)
-    mean, var = layer.running_mean.copy(), layer.running_var.copy()
-    for mode in ["train"] * steps + ["eval"]:
-        training = mode == "train"
-        layer.train() if training else layer.eval()
-        x, grad_out = rng.normal(1.0, 2.0, shape), rng.standard_normal(shape)
-        w, b = layer.weight.data, layer.bias.data
-        expected_grads = batch_norm_grad(x, mean, var, w, grad_out, training)
-        expected = batch_norm(x, mean, var, w, b, training, momentum=0.3)
-        test_near(layer(x), expected, rtol=1e-10, atol=1e-12)
-        grad_x = layer.backward(grad_out)
-        test_near(grad_x, expected_grads[0], rtol=1e-9, atol=1e-10)
-        test_near(layer.weight.grad, expected_grads[1], rtol=1e-9, atol=1e-10)
-        test_near(layer.bias.grad, expected_grads[2], rtol=1e-9, atol=1e-10)
-        test_near(layer.running_mean, mean, rtol=1e-12, atol=1e-12)
-        test_near(layer.running_var, var, rtol=1e-12, atol=1e-12)
 
 
 def test_plain_pair_rejects_what_it_cannot_normalize() -> None:
