@@ -83,6 +83,7 @@ from strategies import (
     conv_layer_cases,
     convolutions,
     distinct,
+    images,
     logit_rows,
     logits,
     matrices,
@@ -107,10 +108,21 @@ from deepfound.conv import (
     avg_pool2d_grad,
     conv2d,
     conv2d_grad,
+    global_avg_pool,
+    global_avg_pool_grad,
     max_pool2d,
     max_pool2d_grad,
 )
-from deepfound.functional import lin, lin_grad, mse, mse_grad, relu, relu_grad
+from deepfound.functional import (
+    flatten,
+    flatten_grad,
+    lin,
+    lin_grad,
+    mse,
+    mse_grad,
+    relu,
+    relu_grad,
+)
 from deepfound.losses import (
     CrossEntropy,
     accuracy,
@@ -307,6 +319,22 @@ PAIRS = [
         lambda x, g, **o: (avg_pool2d_grad(x, g, **o),),
         F.avg_pool2d,
         poolings(stride=st.integers(1, 3)),
+        wrt=("x",),
+    ),
+    Pair(
+        "global_avg_pool",
+        global_avg_pool,
+        lambda x, g: (global_avg_pool_grad(x, g),),
+        lambda x: x.mean((2, 3)),
+        images(),
+        wrt=("x",),
+    ),
+    Pair(
+        "flatten",
+        flatten,
+        lambda x, g: (flatten_grad(x, g),),
+        lambda x: torch.flatten(x, 1),
+        images(),
         wrt=("x",),
     ),
     Pair(
@@ -662,6 +690,16 @@ def _pool_pair(f, f_grad):
     return pair
 
 
+def _plain_pair(f, f_grad):
+    """The plain pair of a layer without options or parameters."""
+
+    def pair(layer, inputs, g, before):
+        (x,) = inputs
+        return {"output": f(x), "input": f_grad(x, g)}
+
+    return pair
+
+
 def _norm_build(ours_cls, torch_cls):
     def build(case, rng):
         c, momentum = case["shape"][1], case["momentum"]
@@ -778,6 +816,7 @@ LAYERS = [
         ),
         lambda case, rng: (GlobalAvgPool(), TorchGlobalAvgPool()),
         _images,
+        _plain_pair(global_avg_pool, global_avg_pool_grad),
     ),
     Layer(
         "Flatten",
@@ -786,6 +825,7 @@ LAYERS = [
         ),
         lambda case, rng: (Flatten(), torch.nn.Flatten()),
         _images,
+        _plain_pair(flatten, flatten_grad),
     ),
     Layer(
         "BatchNorm1d",

@@ -168,6 +168,14 @@ def poolings(*, stride) -> st.SearchStrategy[Inputs]:
 
 
 @st.composite
+def images(draw) -> Inputs:
+    """A batch of images (n, c, h, w) of any small size, for the functions of whole images."""
+    shape = tuple(draw(st.integers(1, k)) for k in (3, 4, 5, 5))
+    seed = draw(seeds)
+    return Inputs({"x": np.random.default_rng(seed).standard_normal(shape)}, {}, seed)
+
+
+@st.composite
 def norm_shapes(draw, *, training: bool = True, images: bool | None = None) -> tuple[int, ...]:
     """(n, c), or (n, c, h, w) if ``images`` (either if None); in training, 2 values a channel."""
     if not (draw(st.booleans()) if images is None else images):

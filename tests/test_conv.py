@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from oracle import PAIRS_BY_NAME, check_pair_gradients
 from strategies import Inputs, conv_arrays, conv_cases, pool_cases
