@@ -44,7 +44,7 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
     Parameters
     ----------
-    x : Tensor or array_like
+    x : deepfound.tensor.Tensor or array_like
         The scores.
     axis : int
         The axis whose entries become log-probabilities (the pair works on the last;
@@ -129,7 +129,7 @@ def conv2d(x, weight, bias=None, *, stride: int = 1, padding: int = 0) -> Tensor
 
 
 def max_pool2d(x, kernel_size: int, stride: int | None = None) -> Tensor:
-    """The largest value of each window, :func:`deepfound.conv.max_pool2d`, as a primitive.
+    """The largest value of each window, :func:`deepfound.pool.max_pool2d`, as a primitive.
 
     Examples
     --------

@@ -23,6 +23,10 @@ from deepfound import backprop, functional
 class Tensor:
     """An array that records the operations applied to it, for :meth:`backward` to run them back.
 
+    Operators: ``+ - * /`` with tensors, arrays or numbers on either side, broadcasting
+    as numpy does (a number keeps the tensor's dtype); unary ``-``; ``** c`` for a
+    number ``c``; ``@`` for 2-D tensors.
+
     Parameters
     ----------
     data : array_like
@@ -46,10 +50,6 @@ class Tensor:
     grad_fn : callable or None
         That operation's backward step: the result's gradient to the parents' (see
         :func:`record`); ``None`` for a leaf, a tensor made by hand.
-
-    Operators: ``+ - * /`` with tensors, arrays or numbers on either side, broadcasting
-    as numpy does (a number keeps the tensor's dtype); unary ``-``; ``** c`` for a
-    number ``c``; ``@`` for 2-D tensors.
 
     Examples
     --------
