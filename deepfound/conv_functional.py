@@ -215,7 +215,7 @@ def conv2d_grad_of_windows(
 ):
     """:func:`conv2d_grad` from the windows ``cols = im2col(x)`` of the forward pass.
 
-    ``scatter`` adds the windows' gradients back onto the image: :func:`col2im`
+    ``scatter`` adds the windows' gradients back onto the image: :func:`~deepfound.im2col.col2im`
     unless given (:class:`Conv2d` gives its faster equal, ``_col2im_by_phases``).
     """
     scatter = col2im if scatter is None else scatter
