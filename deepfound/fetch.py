@@ -84,11 +84,11 @@ def fetch_mnist(
     Parameters
     ----------
     path : str or os.PathLike, optional
-        The data directory; see :func:`resolve_data_dir`.
+        The data directory; see :func:`~deepfound.fetch.resolve_data_dir`.
     files : str or tuple of str
-        Names of the files wanted (keys of :data:`MNIST_FILES`), or one name.
+        Names of the files wanted (keys of :data:`~deepfound.fetch.MNIST_FILES`), or one name.
     urls : list of str, optional
-        The mirrors; see :func:`mirrors`.
+        The mirrors; see :func:`~deepfound.fetch.mirrors`.
     progress : bool
         Show a progress bar for each download, on standard error.
     timeout : float
