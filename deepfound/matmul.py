@@ -29,16 +29,6 @@ def _as_matrices(name: str, a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.
     return a, b
 
 
-def _from_lists(c: list[list], dtype: np.dtype) -> np.ndarray:
-    """Nested lists of Python numbers as an array of ``dtype``, integers wrapping as in numpy."""
-    if np.issubdtype(dtype, np.integer):
-        # Python integers never overflow; numpy's fixed-width ones wrap around modulo 2**bits.
-        bits = np.iinfo(dtype).bits
-        wrapped = [[value % (1 << bits) for value in row] for row in c]
-        return np.array(wrapped, dtype=f"u{bits // 8}").view(dtype)
-    return np.array(c, dtype=dtype)
-
-
 def matmul_loops(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Matrix product with three Python loops over Python lists: no numpy arithmetic at all.
 
@@ -50,7 +40,7 @@ def matmul_loops(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """
     a, b = _as_matrices("matmul_loops", a, b)
     (n, m), p = a.shape, b.shape[1]
-    a_rows, b_rows = a.tolist(), b.tolist()
+    a_rows, b_rows = a.tolist(), b.tolist()  # Python lists of Python numbers
     c = [[0] * p for _ in range(n)]
     for i in range(n):
         for j in range(p):
@@ -58,7 +48,13 @@ def matmul_loops(a: ArrayLike, b: ArrayLike) -> np.ndarray:
             for k in range(m):
                 total += a_rows[i][k] * b_rows[k][j]
             c[i][j] = total
-    return _from_lists(c, np.result_type(a, b)).reshape(n, p)
+    dtype = np.result_type(a, b)
+    if dtype.kind in "iu":
+        # Python's integers never overflow; numpy's wrap around modulo 2**bits, and so do these.
+        modulus = 2 ** (8 * dtype.itemsize)
+        c = [[total % modulus for total in row] for row in c]
+        return np.array(c, dtype=f"u{dtype.itemsize}").view(dtype).reshape(n, p)
+    return np.array(c, dtype=dtype).reshape(n, p)
 
 
 def matmul_elementwise(a: ArrayLike, b: ArrayLike) -> np.ndarray:
