@@ -127,12 +127,13 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting; the book's code at most 80 characters wide; the GitHub
-    workflows against their schema (offline)."""
+    """ruff: lint rules and formatting; the book's code at most 80 characters wide; every number
+    in the book's prose glued or allowed; the GitHub workflows against their schema (offline)."""
     session.install("ruff", "check-jsonschema")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("python", "tests/check_code_width.py")  # the book's code fits its column
+    session.run("python", "tests/check_prose_numbers.py")  # every number in prose is computed
     workflows = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 
