@@ -3,7 +3,7 @@
 A number a reader sees in a sentence must come from the code that produced it: a
 ``{glue:text}`` role fed by an executed cell, a doctest, or a formula in math. This check
 reads the prose of ``book/*.md`` (outside the front matter, code cells and blocks,
-doctests, math, inline code, roles such as ``{glue:text}`` and ``{cite}``, link targets
+exercises and their solutions, doctests, math, inline code, roles such as ``{glue:text}`` and ``{cite}``, link targets
 and HTML comments) and reports every number left, unless a pattern of the allow-list,
 ``book/numbers.allow``, covers it.
 
@@ -27,6 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ALLOW = ROOT / "book" / "numbers.allow"
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# Fences whose content is prose: notes, admonitions and dropdowns. (Exercises and their solutions
+# are not read yet: their statements type the problem's own numbers.)
+PROSE_DIRECTIVE = re.compile(
+    r"\{(note|warning|tip|important|seealso|admonition|dropdown|hint)\}"
+)
 # A digit run with an optional decimal part, not glued to letters or underscores (ch07, x2, 1e-5
 # are names or code, and code belongs in backticks anyway).
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
@@ -85,11 +90,10 @@ def prose_lines(text: str):
             continue
         match = FENCE.match(line)
         if match:
-            # Fences of prose directives (notes, admonitions, dropdowns) hold prose: keep reading.
-            info = stripped[len(match.group(1)) :]
-            if not re.match(
-                r"\{(note|warning|tip|important|seealso|admonition|dropdown|hint)\}", info
-            ):
+            # A prose directive's fences (a note, an exercise, its solution) hold prose: keep
+            # reading; a bare fence outside code closes one. Every other fence opens code.
+            info = stripped[len(match.group(1)) :].strip()
+            if info and not PROSE_DIRECTIVE.match(info):
                 fence = match.group(1)
             continue
         if in_comment:

@@ -88,3 +88,9 @@ def test_the_script_exits_1_naming_the_line(tmp_path):
     )
     assert result.returncode == 1
     assert f"{chapter}:3: 12 in 'It takes 12 seconds.'" in result.stdout
+
+
+def test_prose_inside_and_after_a_note_is_read(tmp_path):
+    note = CHAPTER + "\n````{note}\nA note of 3 lines.\n````\n\nAfter it, 4 more.\n"
+    problems = _check(tmp_path, note)
+    assert [p.split(" in ")[0] for p in problems] == ["3", "4"]
