@@ -3,8 +3,8 @@
 A number a reader sees in a sentence must come from the code that produced it: a
 ``{glue:text}`` role fed by an executed cell, a doctest, or a formula in math. This check
 reads the prose of ``book/*.md`` (outside the front matter, code cells and blocks,
-exercises and their solutions, doctests, math, inline code, roles such as ``{glue:text}`` and ``{cite}``, link targets
-and HTML comments) and reports every number left, unless a pattern of the allow-list,
+exercises and their solutions, doctests, math, inline code, roles such as ``{glue:text}``
+and ``{cite}``, link targets and HTML comments) and reports every number left, unless a pattern of the allow-list,
 ``book/numbers.allow``, covers it.
 
 Each line of the allow-list is ``PATTERN  # reason``: a Python regular expression that
@@ -29,9 +29,7 @@ ALLOW = ROOT / "book" / "numbers.allow"
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 # Fences whose content is prose: notes, admonitions and dropdowns. (Exercises and their solutions
 # are not read yet: their statements type the problem's own numbers.)
-PROSE_DIRECTIVE = re.compile(
-    r"\{(note|warning|tip|important|seealso|admonition|dropdown|hint)\}"
-)
+PROSE_DIRECTIVE = re.compile(r"\{(note|warning|tip|important|seealso|admonition|dropdown|hint)\}")
 # A digit run with an optional decimal part, not glued to letters or underscores (ch07, x2, 1e-5
 # are names or code, and code belongs in backticks anyway).
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
