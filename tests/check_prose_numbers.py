@@ -4,8 +4,8 @@ A number a reader sees in a sentence must come from the code that produced it: a
 ``{glue:text}`` role fed by an executed cell, a doctest, or a formula in math. This check
 reads the prose of ``book/*.md`` (outside the front matter, code cells and blocks,
 exercises and their solutions, doctests, math, inline code, roles such as ``{glue:text}``
-and ``{cite}``, link targets and HTML comments) and reports every number left, unless a pattern of the allow-list,
-``book/numbers.allow``, covers it.
+and ``{cite}``, link targets and HTML comments) and reports every number left, unless a
+pattern of the allow-list, ``book/numbers.allow``, covers it.
 
 Each line of the allow-list is ``PATTERN  # reason``: a Python regular expression that
 must match the text around the number (the number included), for example
