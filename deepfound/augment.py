@@ -91,3 +91,99 @@ class Shifted(Dataset):
     def __getitem__(self, i) -> tuple[np.ndarray, np.ndarray]:
         x, y = super().__getitem__(i)
         return random_shift(x, self.max_shift, fill=self.fill, rng=self.rng), y
+
+
+def mixup(x: np.ndarray, y: np.ndarray, n_classes: int, *, alpha: float = 0.4, rng=None):
+    """A batch blended with itself shuffled, and the blended targets: mixup (Zhang et al. 2018).
+
+    Row ``i`` becomes ``lam_i * x[i] + (1 - lam_i) * x[j]`` for a row ``j = perm[i]`` of a
+    random permutation of the batch, and its target the same blend of the two one-hot
+    vectors, a distribution over the classes that
+    :func:`~deepfound.losses.soft_cross_entropy` takes. Each ``lam_i`` is drawn from
+    Beta(alpha, alpha), then replaced by ``max(lam_i, 1 - lam_i)``, so that a row stays
+    mostly itself (as fastai does; the paper draws one ``lam`` per batch).
+
+    Parameters
+    ----------
+    x : ndarray
+        A batch of inputs, first axis the rows.
+    y : ndarray of int
+        Their class labels (n,), in ``[0, n_classes)``.
+    n_classes : int
+        The number of classes, the width of the targets.
+    alpha : float
+        The Beta distribution's parameter, positive: small values keep most ``lam``
+        near 1, ``alpha=1`` draws them uniformly.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the blend.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The blended inputs, in ``x``'s dtype, and targets (n, n_classes), float32.
+
+    Examples
+    --------
+    Three images that are one-hot rows, so that each blended image is its own target:
+
+    >>> mixed, target = mixup(np.eye(3), np.array([0, 1, 2]), 3, alpha=1.0, rng=2)
+    >>> target.round(2)
+    array([[0.53, 0.  , 0.47],
+           [0.1 , 0.9 , 0.  ],
+           [0.  , 0.23, 0.77]], dtype=float32)
+    >>> bool(np.allclose(mixed, target))
+    True
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y) or y.ndim != 1:
+        raise ValueError(
+            f"mixup: x with a row for each label of y (n,) expected, got {x.shape} and {y.shape}"
+        )
+    if not (isinstance(alpha, (int, float, np.number)) and np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"mixup: alpha must be a positive number, got {alpha!r}")
+    if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
+        raise ValueError(f"mixup: y must hold integer labels in [0, {n_classes}), got {y!r}")
+    rng = np.random.default_rng(rng)
+    lam = rng.beta(alpha, alpha, len(y))
+    lam = np.maximum(lam, 1 - lam)
+    perm = rng.permutation(len(y))
+    one_hot = np.eye(n_classes, dtype=np.float32)[y]
+    lam_x = lam.astype(x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+    lam_y = lam.astype(np.float32)[:, None]
+    return (
+        lam_x * x + (1 - lam_x) * x[perm],
+        lam_y * one_hot + (1 - lam_y) * one_hot[perm],
+    )
+
+
+class MixedUp(Dataset):
+    """A dataset whose batches come out blended by :func:`mixup`, afresh each time.
+
+    ``mixed[indices]`` draws the batch ``dataset[indices]`` and returns
+    ``mixup(x, y, n_classes, alpha=alpha, rng=rng)``: inputs blended in pairs and
+    targets that are distributions over the classes. Any dataset can be wrapped, a
+    :class:`Shifted` one too. Train with :class:`~deepfound.losses.CrossEntropy`,
+    which takes those targets, and validate on the plain labels.
+
+    Examples
+    --------
+    >>> from deepfound.loader import DataLoader
+    >>> data = Dataset(np.eye(4, dtype=np.float32), np.array([0, 1, 2, 3]))
+    >>> x, target = next(iter(DataLoader(MixedUp(data, 4, rng=0), batch_size=4)))
+    >>> target.shape, target.sum(axis=1).round(6).tolist()
+    ((4, 4), [1.0, 1.0, 1.0, 1.0])
+    """
+
+    def __init__(self, dataset: Dataset, n_classes: int, *, alpha: float = 0.4, rng=None) -> None:
+        self.dataset, self.n_classes, self.alpha = dataset, n_classes, alpha
+        self.rng = np.random.default_rng(rng)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.dataset[i]
+        return mixup(x, y, self.n_classes, alpha=self.alpha, rng=self.rng)
+
+    def __repr__(self) -> str:
+        return f"MixedUp({self.dataset!r}, {self.n_classes}, alpha={self.alpha})"

@@ -8,6 +8,12 @@ rows at all is an error, as the mean over them is undefined.
 ``label_smoothing`` (Szegedy et al. 2016), as PyTorch defines it: with smoothing
 ``eps`` over ``C`` classes the target of a row is the distribution
 ``(1 - eps) * one_hot(target) + eps / C`` instead of the one-hot vector.
+
+A target may also be a distribution over the classes for each row, a float array
+(n, n_classes) whose rows sum to one, as ``torch.nn.functional.cross_entropy``
+takes it: :func:`soft_cross_entropy` and its gradient, which :func:`cross_entropy`
+and :class:`CrossEntropy` use for such a target. Mixup
+(:func:`deepfound.augment.mixup`) makes them.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ __all__ = [
     "logsumexp",
     "nll",
     "nll_grad",
+    "soft_cross_entropy",
+    "soft_cross_entropy_grad",
     "softmax",
 ]
 
@@ -128,8 +136,11 @@ def cross_entropy(logits: np.ndarray, target: np.ndarray, *, label_smoothing: fl
     >>> print(cross_entropy(np.array([[0.0, np.log(3.0)]]), np.array([1]), label_smoothing=0.2))
     0.39754330131859184
     """
+    smoothing = _checked_smoothing("cross_entropy", label_smoothing)
+    if np.ndim(target) == 2:
+        return _soft_cross_entropy(*_checked_probs("cross_entropy", logits, target), smoothing)
     logits, target = _checked("cross_entropy", logits, target)
-    return _cross_entropy(logits, target, _checked_smoothing("cross_entropy", label_smoothing))
+    return _cross_entropy(logits, target, smoothing)
 
 
 def _cross_entropy(logits: np.ndarray, target: np.ndarray, label_smoothing: float) -> float:
@@ -161,8 +172,11 @@ def cross_entropy_grad(
     >>> cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([1]), label_smoothing=0.2)
     array([[ 0.15, -0.15]])
     """
-    logits, target = _checked("cross_entropy_grad", logits, target)
     smoothing = _checked_smoothing("cross_entropy_grad", label_smoothing)
+    if np.ndim(target) == 2:
+        probs = _checked_probs("cross_entropy_grad", logits, target)
+        return _soft_cross_entropy_grad(*probs, smoothing)
+    logits, target = _checked("cross_entropy_grad", logits, target)
     return _cross_entropy_grad(logits, target, smoothing)
 
 
@@ -175,6 +189,92 @@ def _cross_entropy_grad(logits: np.ndarray, target: np.ndarray, label_smoothing:
         grad -= label_smoothing / (n * n_classes)
     grad[np.arange(n), target] -= (1 - label_smoothing) / n
     return grad
+
+
+def _checked_probs(name: str, scores, target) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` and a target of class probabilities, once their shapes and values are right."""
+    scores, target = np.asarray(scores), np.asarray(target)
+    if scores.ndim != 2 or target.shape != scores.shape:
+        raise ValueError(
+            f"{name}: scores of shape (n, n_classes) and a target of class probabilities of "
+            f"the same shape expected, got {scores.shape} and {target.shape}"
+        )
+    if len(target) == 0:
+        raise ValueError(
+            f"{name}: no rows (scores of shape {scores.shape}); a mean over no rows is undefined"
+        )
+    if target.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: a target of shape (n, n_classes) must hold probabilities as floats, "
+            f"got dtype {target.dtype}"
+        )
+    sums = target.sum(axis=1)
+    # float32 rows of ten probabilities sum to one within a few 1e-7.
+    if not (target >= 0).all() or not np.allclose(sums, 1, rtol=0, atol=1e-4):
+        raise ValueError(
+            f"{name}: each row of the target must be a distribution (probabilities >= 0 "
+            f"summing to 1), got entries from {target.min()} to {target.max()} and row sums "
+            f"from {sums.min()} to {sums.max()}"
+        )
+    return scores, target.astype(scores.dtype, copy=False)
+
+
+def _smoothed(probs: np.ndarray, label_smoothing: float) -> np.ndarray:
+    if not label_smoothing:
+        return probs
+    return (1 - label_smoothing) * probs + label_smoothing / probs.shape[1]
+
+
+def soft_cross_entropy(
+    logits: np.ndarray, probs: np.ndarray, *, label_smoothing: float = 0.0
+) -> float:
+    """Cross-entropy against a distribution over the classes for each row.
+
+    ``-sum(t * log_softmax(logits)) / n`` with ``t`` the target ``probs`` (n, n_classes),
+    each row summing to one; smoothed first, ``t = (1 - eps) * probs + eps / C``, with
+    ``label_smoothing=eps``. A one-hot ``probs`` gives :func:`cross_entropy` of the labels.
+    It is linear in ``t``: the loss against ``lam * a + (1 - lam) * b`` is ``lam`` times
+    the loss against ``a`` plus ``1 - lam`` times the loss against ``b``, which is what
+    mixup needs. ``torch.nn.functional.cross_entropy`` with a float target.
+
+    Examples
+    --------
+    >>> logits = np.array([[0.0, np.log(3.0)]])
+    >>> print(soft_cross_entropy(logits, np.array([[0.0, 1.0]])))
+    0.2876820724517809
+    >>> print(soft_cross_entropy(logits, np.array([[0.5, 0.5]])))
+    0.8369882167858358
+    """
+    logits, probs = _checked_probs("soft_cross_entropy", logits, probs)
+    smoothing = _checked_smoothing("soft_cross_entropy", label_smoothing)
+    return _soft_cross_entropy(logits, probs, smoothing)
+
+
+def _soft_cross_entropy(logits: np.ndarray, probs: np.ndarray, label_smoothing: float) -> float:
+    target = _smoothed(probs, label_smoothing)
+    return float(-(target * log_softmax(logits)).sum() / len(logits))
+
+
+def soft_cross_entropy_grad(
+    logits: np.ndarray, probs: np.ndarray, *, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """Gradient of :func:`soft_cross_entropy`: ``(softmax(logits) - t) / n``.
+
+    Each row of ``t`` sums to one, so the row's ``sum(t) * softmax(logits)`` that the
+    derivative of ``log_softmax`` brings is ``softmax(logits)``.
+
+    Examples
+    --------
+    >>> soft_cross_entropy_grad(np.array([[0.0, np.log(3.0)]]), np.array([[0.5, 0.5]]))
+    array([[-0.25,  0.25]])
+    """
+    logits, probs = _checked_probs("soft_cross_entropy_grad", logits, probs)
+    smoothing = _checked_smoothing("soft_cross_entropy_grad", label_smoothing)
+    return _soft_cross_entropy_grad(logits, probs, smoothing)
+
+
+def _soft_cross_entropy_grad(logits: np.ndarray, probs: np.ndarray, label_smoothing: float):
+    return (softmax(logits) - _smoothed(probs, label_smoothing)) / len(logits)
 
 
 def accuracy(logits: np.ndarray, target: np.ndarray) -> float:
@@ -219,6 +319,10 @@ class CrossEntropy(Module):
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         # Checked once, here, naming the layer: the pair's bodies then skip their checks.
+        if np.ndim(target) == 2:
+            logits, probs = _checked_probs("CrossEntropy", logits, target)
+            self.save(probs=probs)
+            return _soft_cross_entropy(logits, probs, self.label_smoothing)
         logits, target = _checked("CrossEntropy", logits, target)
         return _cross_entropy(logits, target, self.label_smoothing)
 
@@ -230,7 +334,10 @@ class CrossEntropy(Module):
                 f"got shape {np.shape(grad_out)}"
             )
         logits, target = map(np.asarray, self.saved_inputs())
-        grad = _cross_entropy_grad(logits, target, self.label_smoothing)
+        if "probs" in self.saved:
+            grad = _soft_cross_entropy_grad(logits, self.saved["probs"], self.label_smoothing)
+        else:
+            grad = _cross_entropy_grad(logits, target, self.label_smoothing)
         if grad_out != 1:
             grad *= grad_out  # in place, so that a float32 gradient stays float32
         return grad

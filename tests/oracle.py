@@ -134,6 +134,8 @@ from deepfound.losses import (
     logsumexp,
     nll,
     nll_grad,
+    soft_cross_entropy,
+    soft_cross_entropy_grad,
     softmax,
 )
 from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
@@ -269,6 +271,18 @@ PAIRS = [
         F.cross_entropy,
         # Among them the extreme of a uniform target.
         classification(label_smoothing=st.sampled_from([0.1, 0.5, 1.0]) | st.floats(0, 1)),
+        wrt=("logits",),
+    ),
+    Pair(
+        "soft_cross_entropy",
+        soft_cross_entropy,
+        lambda logits, probs, g, **o: (g * soft_cross_entropy_grad(logits, probs, **o),),
+        F.cross_entropy,
+        classification(label_smoothing=smoothings, soft=True).map(
+            lambda i: Inputs(
+                {"logits": i.args["logits"], "probs": i.args["target"]}, i.options, i.seed
+            )
+        ),
         wrt=("logits",),
     ),
     Pair(

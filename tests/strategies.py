@@ -87,11 +87,18 @@ def logits(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
 
 
 @st.composite
-def classification(draw, *, log_probs: bool = False, label_smoothing=None) -> Inputs:
-    """Logits (or their log-softmax) and labels, a label smoothing drawn from the strategy given."""
+def classification(
+    draw, *, log_probs: bool = False, label_smoothing=None, soft: bool = False
+) -> Inputs:
+    """Logits (or their log-softmax) and labels, a label smoothing drawn from the strategy given.
+
+    With ``soft``, the target of each row is a distribution over the classes instead of a label.
+    """
     n, c, seed = draw(st.integers(1, 8)), draw(st.integers(1, 10)), draw(seeds)
     rng = np.random.default_rng(seed)
     scores, target = logits(rng, n, c), rng.integers(0, c, n)
+    if soft:
+        target = rng.dirichlet(np.ones(c), n)
     options = {} if label_smoothing is None else {"label_smoothing": draw(label_smoothing)}
     if log_probs:
         return Inputs({"log_probs": log_softmax(scores), "target": target}, options, seed)

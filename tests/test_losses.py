@@ -11,6 +11,8 @@ label smoothing, dtypes, layouts and errors.
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -35,6 +37,8 @@ from deepfound.losses import (
     logsumexp,
     nll,
     nll_grad,
+    soft_cross_entropy,
+    soft_cross_entropy_grad,
     softmax,
 )
 from deepfound.testing import test_near
@@ -280,3 +284,84 @@ def test_cross_entropy_module_for_any_layout_and_integer_dtype(dtype):
             CrossEntropy()(logits.T, np.array([0, -1, 5, 2, 3, 4], dtype))
     with pytest.raises(ValueError, match="got labels from 0 to 9"):
         CrossEntropy()(logits.T, np.array([0, 9, 5, 2, 3, 4], dtype))
+
+
+# Targets that are distributions over the classes (mixup's).
+
+
+def soft_case(seed: int, n: int = 6, c: int = 5):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 3, (n, c)), rng.dirichlet(np.ones(c), n), rng.integers(0, c, n)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 1.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_module_and_cross_entropy_take_soft_targets_as_torch_does(eps, seed):
+    logits, probs, _ = soft_case(seed)
+    t_logits = torch.tensor(logits, requires_grad=True)
+    theirs = F.cross_entropy(t_logits, torch.tensor(probs), label_smoothing=eps)
+    theirs.backward()
+    loss = CrossEntropy(label_smoothing=eps)
+    assert_close(loss(logits, probs), theirs, "CrossEntropy, soft target")
+    assert_close(loss.backward(), t_logits.grad, "CrossEntropy.backward, soft target")
+    assert_close(cross_entropy(logits, probs, label_smoothing=eps), theirs, "cross_entropy")
+    grad = cross_entropy_grad(logits, probs, label_smoothing=eps)
+    assert_close(grad, t_logits.grad, "cross_entropy_grad, soft target")
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+def test_one_hot_targets_give_the_labels_loss(eps):
+    logits, _, labels = soft_case(0)
+    one_hot = np.eye(logits.shape[1])[labels]
+    test_near(
+        soft_cross_entropy(logits, one_hot, label_smoothing=eps),
+        cross_entropy(logits, labels, label_smoothing=eps),
+    )
+    test_near(
+        soft_cross_entropy_grad(logits, one_hot, label_smoothing=eps),
+        cross_entropy_grad(logits, labels, label_smoothing=eps),
+    )
+
+
+def test_the_loss_of_a_blended_target_is_the_blend_of_the_losses():
+    # What mixup relies on: the loss is linear in the target.
+    logits, _, a = soft_case(1)
+    b, lam = np.roll(a, 1), np.random.default_rng(1).uniform(0.5, 1, len(a))
+    eye = np.eye(logits.shape[1])
+    blended = lam[:, None] * eye[a] + (1 - lam[:, None]) * eye[b]
+    rows = -log_softmax(logits)
+    by_row = lam * rows[np.arange(len(a)), a] + (1 - lam) * rows[np.arange(len(a)), b]
+    test_near(soft_cross_entropy(logits, blended), by_row.mean())
+
+
+def test_a_float32_soft_target_keeps_the_gradient_float32():
+    logits, probs, _ = soft_case(2)
+    loss = CrossEntropy()
+    loss(logits.astype(np.float32), probs.astype(np.float32))
+    assert loss.backward().dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "message"),
+    [
+        (np.full((2, 3), 1 / 3)[:, :2], ValueError, "same shape expected"),
+        (np.array([[0.5, 0.6, -0.1], [1.0, 0.0, 0.0]]), ValueError, "probabilities >= 0"),
+        (np.array([[0.5, 0.6, 0.0], [1.0, 0.0, 0.0]]), ValueError, "summing to 1"),
+        (np.array([[0, 1, 0], [1, 0, 0]]), TypeError, "as floats"),
+    ],
+    ids=["shape", "negative", "sum", "integers"],
+)
+@pytest.mark.parametrize(
+    "fn",
+    [
+        soft_cross_entropy,
+        soft_cross_entropy_grad,
+        cross_entropy,
+        cross_entropy_grad,
+        lambda logits, target: CrossEntropy()(logits, target),
+    ],
+    ids=["soft_cross_entropy", "soft_cross_entropy_grad", "cross_entropy", "grad", "module"],
+)
+def test_bad_soft_targets_are_rejected(fn, target, error, message):
+    with pytest.raises(error, match=message):
+        fn(np.zeros((2, 3)), target)
