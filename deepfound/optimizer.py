@@ -67,7 +67,12 @@ class Optimizer:
     ValueError: Halve: the learning rate must be positive, got -1
     """
 
-    def __init__(self, params: Iterable[Parameter] | Iterable[dict], lr: float, **defaults) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Iterable[dict],
+        lr: float,
+        **defaults,
+    ) -> None:
         name = type(self).__name__
         groups = list(params)
         if not groups:
