@@ -79,7 +79,9 @@ class Optimizer:
             raise ValueError(f"{name}: no parameters to optimize (was the iterable consumed?)")
         if not any(isinstance(group, dict) for group in groups):
             groups = [{"params": groups}]
-        self.defaults = {"lr": lr, **defaults}
+        # The constructor's options are checked even where every group overrides them.
+        self.defaults = {"lr": check_positive(name, "the learning rate", lr), **defaults}
+        self._check_options(self.defaults, name)
         self.param_groups = [
             self._group(group, f"{name} (param_groups[{i}])" if len(groups) > 1 else name)
             for i, group in enumerate(groups)

@@ -578,6 +578,11 @@ BAD_GROUPS = [
         r"AdamW \(param_groups\[1\]\): betas\[1\] must be a number, got '0.9'",
     ),
     (
+        lambda p: SGD([{"params": [p], "lr": 0.1}], lr=-1.0),
+        ValueError,
+        "SGD: the learning rate must be positive, got -1.0",
+    ),
+    (
         lambda p: Adam([{"params": [p], "weight_decay": -0.1}]),
         ValueError,
         "Adam: weight_decay must not be below 0.0, got -0.1",
