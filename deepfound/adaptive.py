@@ -4,7 +4,8 @@ Each divides the step by a running root-mean-square of the gradient, coordinate 
 coordinate, so that a steep direction and a shallow one move at comparable speeds.
 Every operation is the one ``torch.optim`` performs, in the same order, so the two
 agree to rounding in float64; the state lives in arrays allocated when the optimizer
-is built, updated in place.
+is built, updated in place. Each takes parameter groups, as every
+:class:`~deepfound.optimizer.Optimizer` does.
 """
 
 from __future__ import annotations
@@ -19,16 +20,25 @@ from deepfound.optimizer import Optimizer
 
 
 class _Adaptive(Optimizer):
-    """What RMSprop and Adam share: ``eps``, ``weight_decay`` and state arrays of zeros."""
+    """What RMSprop and Adam share: ``eps``, ``weight_decay``, state arrays of zeros, and a step.
 
-    def __init__(self, params: Iterable[Parameter], lr: float, eps: float, weight_decay: float):
-        super().__init__(params, lr)
-        name = type(self).__name__
-        self.eps = check_range(name, "eps", eps, 0.0)
-        self.weight_decay = check_range(name, "weight_decay", weight_decay, 0.0)
+    A step moves group after group, by the subclass's ``_step_group(group, first)``, where
+    ``self.params[first]`` is the group's first parameter (its state's index in the lists).
+    """
+
+    def _check_options(self, group: dict, owner: str) -> None:
+        check_range(owner, "eps", group["eps"], 0.0)
+        check_range(owner, "weight_decay", group["weight_decay"], 0.0)
 
     def _zeros(self) -> list[np.ndarray]:
         return [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        """Move every parameter one step, in place."""
+        first = 0
+        for group in self.param_groups:
+            self._step_group(group, first)
+            first += len(group["params"])
 
 
 class RMSprop(_Adaptive):
@@ -42,7 +52,8 @@ class RMSprop(_Adaptive):
     with :math:`g \\leftarrow g + \\lambda p` first if ``weight_decay`` is set, and with
     momentum :math:`\\mu > 0` the quotient accumulated in a buffer
     :math:`b \\leftarrow \\mu b + g / (\\sqrt{s} + \\epsilon)`, :math:`p \\leftarrow p - \\eta b`.
-    The same as ``torch.optim.RMSprop`` (not centered).
+    The same as ``torch.optim.RMSprop`` (not centered). ``params`` may be parameter groups,
+    as for :class:`~deepfound.optim.SGD`.
 
     Examples
     --------
@@ -56,7 +67,7 @@ class RMSprop(_Adaptive):
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: Iterable[Parameter] | Iterable[dict],
         lr: float = 0.01,
         *,
         alpha: float = 0.99,
@@ -64,16 +75,25 @@ class RMSprop(_Adaptive):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, eps, weight_decay)
-        self.alpha = check_range("RMSprop", "alpha", alpha, 0.0, 1.0)
-        self.momentum = check_range("RMSprop", "momentum", momentum, 0.0)
+        options = {"eps": eps, "momentum": momentum, "weight_decay": weight_decay}
+        super().__init__(params, lr, alpha=alpha, **options)
         self._square_avg = self._zeros()
-        self._buffers = self._zeros() if momentum > 0 else None
+        self._buffers = [
+            np.zeros_like(p.data) if group["momentum"] > 0 else None
+            for group in self.param_groups
+            for p in group["params"]
+        ]
 
-    def step(self) -> None:
-        """Move every parameter one step, in place."""
-        lr, alpha, eps, weight_decay = self._lr, self.alpha, self.eps, self.weight_decay
-        for i, (p, square_avg) in enumerate(zip(self.params, self._square_avg, strict=True)):
+    def _check_options(self, group: dict, owner: str) -> None:
+        check_range(owner, "alpha", group["alpha"], 0.0, 1.0)
+        check_range(owner, "momentum", group["momentum"], 0.0)
+        super()._check_options(group, owner)
+
+    def _step_group(self, group: dict, first: int) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        alpha, momentum, params = group["alpha"], group["momentum"], group["params"]
+        square_avgs = self._square_avg[first : first + len(params)]
+        for i, (p, square_avg) in enumerate(zip(params, square_avgs, strict=True), first):
             grad = p.grad
             if weight_decay != 0:
                 grad = grad + p.data * weight_decay
@@ -81,9 +101,11 @@ class RMSprop(_Adaptive):
             square_avg += grad * (1 - alpha) * grad
             avg = np.sqrt(square_avg)
             avg += eps
-            if self.momentum > 0:
+            if momentum > 0:
                 buf = self._buffers[i]
-                buf *= self.momentum
+                if buf is None:  # momentum switched on after building
+                    buf = self._buffers[i] = np.zeros_like(p.data)
+                buf *= momentum
                 buf += grad / avg
                 p.data -= buf * lr
             else:
@@ -105,7 +127,8 @@ class Adam(_Adaptive):
 
     ``weight_decay`` :math:`\\lambda` adds :math:`\\lambda p` to the gradient first (L2
     regularization, which the division by :math:`\\sqrt{v}` then rescales); see
-    :class:`AdamW` for the decoupled kind. The same as ``torch.optim.Adam``.
+    :class:`AdamW` for the decoupled kind. The same as ``torch.optim.Adam``. ``params``
+    may be parameter groups, as for :class:`~deepfound.optim.SGD`.
 
     Examples
     --------
@@ -118,47 +141,64 @@ class Adam(_Adaptive):
     >>> Adam([p], betas=(0.9, 1.0))
     Traceback (most recent call last):
     ValueError: Adam: betas[1] must lie in [0.0, 1.0), got 1.0
+
+    A group's options override the constructor's, and are checked the same way:
+
+    >>> b = Parameter(np.zeros(2))
+    >>> opt = Adam([{"params": [p]}, {"params": [b], "betas": (0.5, 0.9)}], lr=0.1)
+    >>> opt.param_groups[1]["betas"], opt.param_groups[0]["betas"]
+    ((0.5, 0.9), (0.9, 0.999))
+    >>> Adam([{"params": [p]}, {"params": [b], "eps": -1.0}])
+    Traceback (most recent call last):
+    ValueError: Adam (param_groups[1]): eps must not be below 0.0, got -1.0
     """
 
     decoupled = False
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: Iterable[Parameter] | Iterable[dict],
         lr: float = 0.001,
         *,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, eps, weight_decay)
-        self.betas = betas
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
         self.steps = 0
         self._exp_avg, self._exp_avg_sq = self._zeros(), self._zeros()
 
+    def _check_options(self, group: dict, owner: str) -> None:
+        group["betas"] = _check_betas(owner, group["betas"])
+        super()._check_options(group, owner)
+
     @property
     def betas(self) -> tuple[float, float]:
-        """:math:`(\\beta_1, \\beta_2)`, settable (one-cycle varies :math:`\\beta_1`)."""
-        return self._betas
+        """:math:`(\\beta_1, \\beta_2)`, settable (one-cycle varies :math:`\\beta_1`).
+
+        Reading it raises ``ValueError`` when the groups' betas differ; setting it sets
+        every group's.
+        """
+        return self._shared("betas")
 
     @betas.setter
     def betas(self, value: tuple[float, float]) -> None:
-        name = type(self).__name__
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {value!r}")
-        beta1, beta2 = value
-        self._betas = (
-            check_range(name, "betas[0]", beta1, 0.0, 1.0),
-            check_range(name, "betas[1]", beta2, 0.0, 1.0),
-        )
+        self._set_all("betas", _check_betas(type(self).__name__, value))
 
     def step(self) -> None:
         """Move every parameter one step, in place."""
-        lr, eps, weight_decay, (beta1, beta2) = self._lr, self.eps, self.weight_decay, self._betas
         self.steps += 1
+        super().step()
+
+    def _step_group(self, group: dict, first: int) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
         step_size = lr / (1 - beta1**self.steps)
         bias_correction2_sqrt = (1 - beta2**self.steps) ** 0.5
-        state = zip(self.params, self._exp_avg, self._exp_avg_sq, strict=True)
+        last = first + len(group["params"])
+        state = zip(
+            group["params"], self._exp_avg[first:last], self._exp_avg_sq[first:last], strict=True
+        )
         for p, exp_avg, exp_avg_sq in state:
             grad = p.grad
             if weight_decay != 0:
@@ -175,6 +215,17 @@ class Adam(_Adaptive):
             step = exp_avg * step_size
             step /= denom
             p.data -= step
+
+
+def _check_betas(owner: str, value) -> tuple[float, float]:
+    """``value`` as a pair ``(beta1, beta2)``, each in ``[0, 1)``; else a ``ValueError``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {value!r}")
+    beta1, beta2 = value
+    return (
+        check_range(owner, "betas[0]", beta1, 0.0, 1.0),
+        check_range(owner, "betas[1]", beta2, 0.0, 1.0),
+    )
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -220,7 +271,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: Iterable[Parameter] | Iterable[dict],
         lr: float = 0.001,
         *,
         betas: tuple[float, float] = (0.9, 0.999),

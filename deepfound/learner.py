@@ -170,9 +170,11 @@ def fit(
     epochs : int
         Passes over the training data, an integer of at least 1.
     schedule : callable, optional
-        Learning rate for each step, from step 0 to ``epochs * len(train) - 1``;
-        ``opt.lr`` is left as it is when omitted. One that raises ``IndexError`` (a list's
-        ``__getitem__``, say) has ended too soon: a ``ValueError`` names the step.
+        Learning rate for each step, from step 0 to ``epochs * len(train) - 1``, set as
+        ``opt.lr``: every parameter group's, whatever each had of its own (leave it out to
+        train groups at learning rates of their own, which ``fit`` then leaves as they are).
+        One that raises ``IndexError`` (a list's ``__getitem__``, say) has ended too soon: a
+        ``ValueError`` names the step.
     progress : bool
         Show a progress bar over the batches and a line per epoch with the training loss
         and the validation loss and accuracy (on standard error).

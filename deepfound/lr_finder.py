@@ -82,6 +82,8 @@ def lr_find(
     of ``model`` holds its old values again (copied back into the same arrays), so do the
     other public arrays its modules keep (such as batch normalization's running statistics),
     every module is back in its old mode, and ``opt`` has its old state and learning rate.
+    Each step sets ``opt.lr``, the learning rate of every parameter group; afterwards each
+    group has its own again.
 
     Parameters
     ----------

@@ -54,12 +54,16 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    params : list of deepfound.nn.Parameter
-        Usually ``model.parameters()`` (any iterable); read once and kept as a list.
+    params : list of deepfound.nn.Parameter, or list of dict
+        Usually ``model.parameters()`` (any iterable), read once; or parameter groups,
+        dicts ``{"params": [...], "lr": ..., ...}`` whose options override the ones below
+        (see :class:`~deepfound.optimizer.Optimizer`).
     lr : float
-        Learning rate, a positive number; the training loop may change ``opt.lr`` between steps.
+        Learning rate, a positive number; the training loop may change ``opt.lr`` between
+        steps, which sets every group's.
     momentum : float
-        :math:`\\mu \\ge 0`; settable between steps (a one-cycle schedule does that).
+        :math:`\\mu \\ge 0`; settable between steps (a one-cycle schedule does that), in every
+        group through ``opt.momentum`` or in one through ``opt.param_groups[i]["momentum"]``.
     nesterov : bool
         Look ahead along the momentum; needs a positive momentum.
     weight_decay : float
@@ -80,48 +84,88 @@ class SGD(Optimizer):
     >>> SGD([p], lr=0.1, nesterov=True)
     Traceback (most recent call last):
     ValueError: SGD: Nesterov momentum needs a positive momentum, got 0.0
+
+    Parameter groups: weight decay on the weight but not on the bias, whose learning rate
+    is then halved, for the next steps only.
+
+    >>> w, b = Parameter(np.ones(2)), Parameter(np.ones(2))
+    >>> w.grad, b.grad = np.zeros(2), np.zeros(2)
+    >>> opt = SGD([{"params": [w], "weight_decay": 0.5}, {"params": [b]}], lr=0.1)
+    >>> {key: value for key, value in opt.param_groups[1].items() if key != "params"}
+    {'lr': 0.1, 'momentum': 0.0, 'nesterov': False, 'weight_decay': 0.0}
+    >>> b.grad = np.ones(2)
+    >>> opt.step()
+    >>> w.data, b.data  # w decays by lr * 0.5; b moves by lr * grad
+    (array([0.95, 0.95]), array([0.9, 0.9]))
+    >>> opt.param_groups[1]["lr"] = 0.05
+    >>> opt.step()
+    >>> b.data
+    array([0.85, 0.85])
+    >>> opt.lr
+    Traceback (most recent call last):
+    ValueError: SGD: the parameter groups have different lr (0.1, 0.05); read ...
     """
 
     def __init__(
         self,
-        params: Iterable[Parameter],
+        params: Iterable[Parameter] | Iterable[dict],
         lr: float,
         *,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
-        self.nesterov = bool(nesterov)
-        self.momentum = momentum
-        self.weight_decay = check_range("SGD", "weight_decay", weight_decay, 0.0)
+        super().__init__(
+            params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        )
         # One scratch array per parameter, so a step allocates nothing; a second one for the
         # Nesterov direction. Momentum buffers start as a copy of the first gradient (as in torch).
         self._update = [np.empty_like(p.data) for p in self.params]
-        self._lookahead = [np.empty_like(p.data) for p in self.params] if nesterov else None
+        self._lookahead = [
+            np.empty_like(p.data) if group["nesterov"] else None
+            for group in self.param_groups
+            for p in group["params"]
+        ]
         self._buffers: list[np.ndarray | None] = [None] * len(self.params)
+
+    def _check_options(self, group: dict, owner: str) -> None:
+        group["nesterov"] = bool(group["nesterov"])
+        _check_momentum(owner, group["momentum"], group["nesterov"])
+        check_range(owner, "weight_decay", group["weight_decay"], 0.0)
 
     @property
     def momentum(self) -> float:
-        """The momentum :math:`\\mu` of the next step."""
-        return self._momentum
+        """The momentum :math:`\\mu` of the next step, in every group.
+
+        Reading it raises ``ValueError`` when the groups' momenta differ; setting it sets
+        every group's.
+        """
+        return self._shared("momentum")
 
     @momentum.setter
     def momentum(self, value: float) -> None:
-        check_range("SGD", "momentum", value, 0.0)
-        if self.nesterov and not value > 0:
-            raise ValueError(f"SGD: Nesterov momentum needs a positive momentum, got {value}")
-        self._momentum = value
+        for group in self.param_groups:
+            _check_momentum("SGD", value, group["nesterov"])
+        self._set_all("momentum", value)
 
     def step(self) -> None:
         """Move every parameter one step, in place."""
-        lr, momentum, weight_decay = self._lr, self._momentum, self.weight_decay
+        first = 0
+        for group in self.param_groups:
+            self._step_group(group, first)
+            first += len(group["params"])
+
+    def _step_group(self, group: dict, first: int) -> None:
+        """Move the parameters of ``group``, the first of which is ``self.params[first]``."""
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        params = group["params"]
+        updates = self._update[first : first + len(params)]
         if momentum == 0 and weight_decay == 0:
-            for p, update in zip(self.params, self._update, strict=True):
+            for p, update in zip(params, updates, strict=True):
                 np.multiply(p.grad, lr, out=update)
                 p.data -= update
             return
-        for i, (p, update) in enumerate(zip(self.params, self._update, strict=True)):
+        for i, (p, update) in enumerate(zip(params, updates, strict=True), first):
             grad = p.grad
             if weight_decay != 0:
                 np.multiply(p.data, weight_decay, out=update)
@@ -133,7 +177,9 @@ class SGD(Optimizer):
                 else:
                     buf *= momentum
                     buf += grad
-                if self.nesterov:
+                if group["nesterov"]:
+                    if self._lookahead[i] is None:  # Nesterov switched on after building
+                        self._lookahead[i] = np.empty_like(p.data)
                     lookahead = np.multiply(buf, momentum, out=self._lookahead[i])
                     grad = np.add(grad, lookahead, out=lookahead)
                 else:
@@ -141,8 +187,8 @@ class SGD(Optimizer):
             np.multiply(grad, lr, out=update)
             p.data -= update
 
-    def __repr__(self) -> str:
-        extras = f", momentum={self.momentum}" if self.momentum else ""
-        extras += ", nesterov=True" if self.nesterov else ""
-        extras += f", weight_decay={self.weight_decay}" if self.weight_decay else ""
-        return f"SGD(lr={self.lr}{extras}, {len(self.params)} parameters)"
+
+def _check_momentum(owner: str, momentum: float, nesterov: bool) -> None:
+    check_range(owner, "momentum", momentum, 0.0)
+    if nesterov and not momentum > 0:
+        raise ValueError(f"{owner}: Nesterov momentum needs a positive momentum, got {momentum}")

@@ -126,6 +126,204 @@ def test_adam_beta1_changed_between_steps_matches_torch():
         test_near(ours[0].data, theirs[0].detach().numpy(), **TOL)
 
 
+def _two_groups(rng, ours_cls, torch_cls, defaults, second):
+    """A weight and a bias in one group (the constructor's options), a bias in another."""
+    shapes = [(4, 3), (3,), (3,)]
+    ours = [Parameter(rng.standard_normal(shape)) for shape in shapes]
+    theirs = [torch.tensor(p.data, requires_grad=True) for p in ours]
+    opt = ours_cls([{"params": ours[:2]}, {"params": ours[2:], **second}], **defaults)
+    torch_opt = torch_cls([{"params": theirs[:2]}, {"params": theirs[2:], **second}], **defaults)
+    return ours, theirs, opt, torch_opt
+
+
+GROUPS = [
+    (SGD, torch.optim.SGD, {"lr": 0.1}, {"lr": 0.03}),
+    (SGD, torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}, {"momentum": 0.5, "lr": 0.2}),
+    (
+        SGD,
+        torch.optim.SGD,
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+        {"weight_decay": 0.0},
+    ),
+    (SGD, torch.optim.SGD, {"lr": 0.1, "weight_decay": 0.05}, {"weight_decay": 0.0}),
+    (RMSprop, torch.optim.RMSprop, {"lr": 0.01, "weight_decay": 0.01}, {"weight_decay": 0.0}),
+    (
+        RMSprop,
+        torch.optim.RMSprop,
+        {"lr": 0.01, "momentum": 0.8},
+        {"momentum": 0.0, "alpha": 0.9, "eps": 1e-4},
+    ),
+    (
+        Adam,
+        torch.optim.Adam,
+        {"lr": 0.01, "weight_decay": 0.01},
+        {"weight_decay": 0.0, "betas": (0.5, 0.9)},
+    ),
+    (AdamW, torch.optim.AdamW, {"lr": 0.01, "weight_decay": 0.1}, {"weight_decay": 0.0}),
+]
+GROUP_IDS = [
+    "SGD",
+    "SGD+momentum",
+    "SGD+nesterov",
+    "SGD+decay",
+    "RMSprop",
+    "RMSprop+momentum",
+    "Adam",
+    "AdamW",
+]
+
+
+@pytest.mark.parametrize(("ours_cls", "torch_cls", "defaults", "second"), GROUPS, ids=GROUP_IDS)
+def test_parameter_groups_match_torch(ours_cls, torch_cls, defaults, second):
+    rng = np.random.default_rng(0)
+    ours, theirs, opt, torch_opt = _two_groups(rng, ours_cls, torch_cls, defaults, second)
+    for step in range(40):
+        if step == 15:  # each group's learning rate changed alone, mid-run
+            for i, factor in enumerate((0.5, 3.0)):
+                lr = opt.param_groups[i]["lr"] * factor
+                opt.param_groups[i]["lr"] = torch_opt.param_groups[i]["lr"] = lr
+        if step == 30:
+            opt.lr = torch_opt.param_groups[0]["lr"] = torch_opt.param_groups[1]["lr"] = 0.02
+        _set_gradients(rng, ours, theirs)
+        opt.step()
+        torch_opt.step()
+        for p, t in zip(ours, theirs, strict=True):
+            test_near(p.data, t.detach().numpy(), **TOL)
+
+
+@pytest.mark.parametrize(("ours_cls", "torch_cls", "hyper"), OPTIMIZERS, ids=IDS)
+@settings(max_examples=15, deadline=None)
+@given(
+    data=st.data(),
+    lrs=st.tuples(st.floats(1e-4, 0.5), st.floats(1e-4, 0.5)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_groups_with_any_options_match_torch(ours_cls, torch_cls, hyper, data, lrs, seed):
+    defaults = {"lr": lrs[0], **data.draw(hyper)}
+    second = {"lr": lrs[1], **data.draw(hyper)}
+    rng = np.random.default_rng(seed)
+    ours, theirs, opt, torch_opt = _two_groups(rng, ours_cls, torch_cls, defaults, second)
+    for _ in range(20):
+        _set_gradients(rng, ours, theirs)
+        opt.step()
+        torch_opt.step()
+        for p, t in zip(ours, theirs, strict=True):
+            test_near(p.data, t.detach().numpy(), **TOL)
+
+
+@pytest.mark.parametrize(
+    ("make", "options"),
+    [
+        (
+            lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+            {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0},
+        ),
+        (
+            lambda ps: RMSprop(ps, momentum=0.5),
+            {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": 0.5, "weight_decay": 0.0},
+        ),
+        (
+            lambda ps: Adam(ps, betas=[0.8, 0.9]),
+            {"lr": 0.001, "betas": (0.8, 0.9), "eps": 1e-8, "weight_decay": 0.0},
+        ),
+        (
+            lambda ps: AdamW(ps),
+            {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01},
+        ),
+    ],
+    ids=["SGD", "RMSprop", "Adam", "AdamW"],
+)
+def test_a_list_of_parameters_makes_one_group_with_every_option(make, options):
+    layer = Linear(3, 2, rng=0)
+    opt = make(layer.parameters())
+    assert len(opt.param_groups) == 1
+    group = opt.param_groups[0]
+    assert group["params"] == opt.params == list(layer.parameters())
+    assert {key: value for key, value in group.items() if key != "params"} == options
+
+
+def test_groups_fill_in_the_constructors_options_and_keep_their_own():
+    w, b = Parameter(np.zeros((2, 2))), Parameter(np.zeros(2))
+    group = {"params": iter([b]), "weight_decay": 0.0, "lr": 0.5}
+    opt = SGD([{"params": [w]}, group], lr=0.1, momentum=0.9, weight_decay=1e-4)
+    assert opt.params == [w, b]
+    assert opt.param_groups[0] == {
+        "params": [w],
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 1e-4,
+    }
+    assert opt.param_groups[1] == {
+        "params": [b],
+        "lr": 0.5,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 0.0,
+    }
+    assert group["params"] is not opt.param_groups[1]["params"]  # the caller's dict is not kept
+
+
+def test_setting_an_option_on_the_optimizer_sets_every_group():
+    w, b = Parameter(np.zeros(2)), Parameter(np.zeros(2))
+    sgd = SGD([{"params": [w]}, {"params": [b], "lr": 0.5, "momentum": 0.5}], 0.1, momentum=0.9)
+    with pytest.raises(
+        ValueError, match=r"SGD: the parameter groups have different lr \(0.1, 0.5\)"
+    ):
+        _ = sgd.lr
+    with pytest.raises(ValueError, match=r"different momentum .*param_groups\[i\]\['momentum'\]"):
+        _ = sgd.momentum
+    sgd.lr, sgd.momentum = 0.2, 0.8
+    assert sgd.lr == 0.2 and sgd.momentum == 0.8
+    assert [(g["lr"], g["momentum"]) for g in sgd.param_groups] == [(0.2, 0.8), (0.2, 0.8)]
+    with pytest.raises(ValueError, match="SGD: the learning rate must be positive, got 0"):
+        sgd.lr = 0
+    assert [g["lr"] for g in sgd.param_groups] == [0.2, 0.2]
+    adam = Adam([{"params": [w]}, {"params": [b], "betas": (0.5, 0.9)}])
+    with pytest.raises(ValueError, match="different betas"):
+        _ = adam.betas
+    adam.betas = (0.8, 0.99)
+    assert [g["betas"] for g in adam.param_groups] == [(0.8, 0.99), (0.8, 0.99)]
+
+
+def test_momentum_set_on_sgd_respects_each_groups_nesterov():
+    w, b = Parameter(np.zeros(2)), Parameter(np.zeros(2))
+    opt = SGD([{"params": [w], "nesterov": True}, {"params": [b]}], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="SGD: Nesterov momentum needs a positive momentum"):
+        opt.momentum = 0.0
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]
+
+
+def test_a_schedule_in_fit_sets_every_groups_learning_rate():
+    ds, model = _problem(7, n=64)
+    train = DataLoader(ds, 32)
+    first, last = model.layers[0].parameters(), model.layers[2].parameters()
+    opt = SGD([{"params": first, "lr": 0.5}, {"params": last}], lr=0.1)
+    schedule = (0.3, 0.2).__getitem__
+    fit(model, CrossEntropy(), opt, train, train, 1, schedule=schedule, progress=False)
+    assert [g["lr"] for g in opt.param_groups] == [0.2, 0.2]
+
+
+def test_lr_find_restores_each_groups_learning_rate():
+    ds, model = _problem(8)
+    first, last = model.layers[0], model.layers[2]
+    groups = [{"params": list(first.parameters()), "lr": 0.5}, {"params": list(last.parameters())}]
+    opt = Adam(groups, lr=0.01, weight_decay=0.01)
+    lrs, _ = lr_find(model, CrossEntropy(), opt, DataLoader(ds, 32), end_lr=1e-3, num_steps=10)
+    assert len(lrs) == 10
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.01]
+    assert opt.params == [*first.parameters(), *last.parameters()] and opt.steps == 0
+
+
+def test_repr_shows_each_group():
+    w, b = Parameter(np.zeros((3, 2))), Parameter(np.zeros(2))
+    assert repr(Adam([w, b], weight_decay=0.1)) == "Adam(lr=0.001, weight_decay=0.1, 2 parameters)"
+    opt = SGD([{"params": [w], "weight_decay": 1e-4}, {"params": [b], "lr": 0.01}], lr=0.1)
+    assert repr(opt) == (
+        "SGD(group 0: lr=0.1, weight_decay=0.0001, 1 parameters; group 1: lr=0.01, 1 parameters)"
+    )
+
+
 def _state_arrays(opt) -> list[np.ndarray]:
     arrays = []
     for value in vars(opt).values():
@@ -348,6 +546,54 @@ BAD = [
     (lambda p: Adam([p], eps=-1.0), ValueError, "Adam: eps .* got -1.0"),
     (lambda p: AdamW([p], weight_decay=-0.01), ValueError, "AdamW: weight_decay .* got -0.01"),
 ]
+
+
+W, B = Parameter(np.zeros((2, 2))), Parameter(np.zeros(2))
+BAD_GROUPS = [
+    (lambda p: SGD([{"params": [p]}, {"params": []}], lr=0.1), ValueError, "group has no param"),
+    (lambda p: SGD([{"params": [p, W]}, {"params": [W]}], 0.1), ValueError, "in two groups"),
+    (lambda p: SGD([{"params": [p], "betas": (0.9, 0.9)}], 0.1), ValueError, "unknown option 'b"),
+    (lambda p: Adam([{"params": [p], "momentum": 0.9}]), ValueError, "Adam: unknown option 'mom"),
+    (lambda p: SGD([{"lr": 0.1}], lr=0.1), ValueError, "SGD: a parameter group needs the key"),
+    (lambda p: SGD([{"params": [p]}, B], lr=0.1), TypeError, "must all be dicts, got Parameter"),
+    (lambda p: SGD([{"params": [np.zeros(1)]}], 0.1), TypeError, "Parameter objects, got ndarr"),
+    (
+        lambda p: SGD([{"params": [p]}, {"params": [B], "lr": -1.0}], lr=0.1),
+        ValueError,
+        r"SGD \(param_groups\[1\]\): the learning rate must be positive, got -1.0",
+    ),
+    (
+        lambda p: SGD([{"params": [p]}, {"params": [B], "nesterov": True}], lr=0.1),
+        ValueError,
+        r"SGD \(param_groups\[1\]\): Nesterov momentum needs a positive momentum, got 0.0",
+    ),
+    (
+        lambda p: RMSprop([{"params": [p], "alpha": 1.0}, {"params": [B]}]),
+        ValueError,
+        r"RMSprop \(param_groups\[0\]\): alpha must lie in \[0.0, 1.0\), got 1.0",
+    ),
+    (
+        lambda p: AdamW([{"params": [B]}, {"params": [p], "betas": (0.9, "0.9")}]),
+        ValueError,
+        r"AdamW \(param_groups\[1\]\): betas\[1\] must be a number, got '0.9'",
+    ),
+    (
+        lambda p: SGD([{"params": [p], "lr": 0.1}], lr=-1.0),
+        ValueError,
+        "SGD: the learning rate must be positive, got -1.0",
+    ),
+    (
+        lambda p: Adam([{"params": [p], "weight_decay": -0.1}]),
+        ValueError,
+        "Adam: weight_decay must not be below 0.0, got -0.1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "message"), BAD_GROUPS)
+def test_bad_parameter_groups_are_rejected(make, error, message):
+    with pytest.raises(error, match=message):
+        make(Parameter(np.zeros(1)))
 
 
 @pytest.mark.parametrize(("make", "error", "message"), BAD)
