@@ -60,6 +60,23 @@ def _is_weights_file(path: Path) -> bool:
         return False
 
 
+def check_writable(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, once :func:`save_weights` may write there.
+
+    That is: it ends in ``.npz`` and holds nothing, or a deepfound weights file. Checked
+    before a long training run, so that it does not end in an error.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"save_weights: the file must end in .npz, got {path}")
+    if path.exists() and not _is_weights_file(path):
+        raise FileExistsError(
+            f"save_weights: {path} exists and is not a deepfound weights file; "
+            "choose another path or remove it"
+        )
+    return path
+
+
 def save_weights(model: Module, path) -> Path:
     """Write the model's :func:`state_dict` to ``path`` (an ``.npz`` file); return the path.
 
@@ -76,14 +93,7 @@ def save_weights(model: Module, path) -> Path:
     >>> bool(np.array_equal(twin.weight.data, Linear(3, 2, rng=0).weight.data))
     True
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"save_weights: the file must end in .npz, got {path}")
-    if path.exists() and not _is_weights_file(path):
-        raise FileExistsError(
-            f"save_weights: {path} exists and is not a deepfound weights file; "
-            "choose another path or remove it"
-        )
+    path = check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {MARK: np.array(1), **state_dict(model)}
     handle, part = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)

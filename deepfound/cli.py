@@ -1,8 +1,9 @@
-"""The ``deepfound`` command: fetch the data, run a chapter's doctests or its code.
+"""The ``deepfound`` command: fetch the data, run a chapter's doctests or its code, train.
 
 ``deepfound fetch`` downloads and verifies MNIST; ``deepfound test book/01_data.md``
 runs one chapter's examples as tests, the way a notebook is run to check it;
-``deepfound run book/06_training.md`` executes the chapter's code cells as a notebook.
+``deepfound run book/06_training.md`` executes the chapter's code cells as a notebook;
+``deepfound train`` trains chapter 11's best recipe on all of MNIST and saves its weights.
 """
 
 from __future__ import annotations
@@ -207,6 +208,58 @@ def run(chapter: str, timeout: int = 900) -> None:
             bar.update()
 
 
+def train(
+    out: str = "resnet.npz",
+    seed: int = 0,
+    data_dir: str | None = None,
+    progress: bool = True,
+    epochs: int | None = None,
+    train_images: int | None = None,
+    n_valid: int | None = None,
+) -> None:
+    """Train chapter 11's best recipe (:data:`~deepfound.toolbox_recipes.BEST`), save the weights.
+
+    Prints the recipe, the validation accuracy after each epoch (with a progress bar),
+    the final accuracy and the training time, and writes the weights to ``out``, an
+    ``.npz`` file that :func:`~deepfound.checkpoint.load_weights` reads back into
+    ``BEST.model()``. A file at ``out`` that is not a deepfound weights file is left
+    alone: the command stops before training.
+
+    Parameters
+    ----------
+    out : str
+        Where to write the weights (``.npz``).
+    seed : int
+        The seed of the initial weights, the batches' order and the augmentation.
+    data_dir : str, optional
+        The data directory; else ``$DEEPFOUND_DATA_DIR``, else the user cache.
+    progress : bool
+        Show a progress bar over the batches.
+    epochs, train_images, n_valid : int, optional
+        Override the recipe's settings of the same names, for a shorter trial run.
+    """
+    import dataclasses
+
+    from deepfound.checkpoint import check_writable, save_weights
+    from deepfound.mnist import MNIST
+    from deepfound.toolbox_recipes import BEST
+
+    changes = {"epochs": epochs, "train_images": train_images, "n_valid": n_valid}
+    recipe = dataclasses.replace(BEST, **{k: v for k, v in changes.items() if v is not None})
+    recipe.check()
+    path = check_writable(out)
+    data = MNIST.load(images=True, data_dir=data_dir)
+    print(recipe)
+    model = recipe.model(seed)
+    history = recipe.train(model, data, seed, progress=progress)
+    seconds = sum(history.train_seconds)
+    save_weights(model, path)
+    print(
+        f"validation accuracy {history.valid_accuracy[-1]:.2%} after {recipe.epochs} "
+        f"epochs, {seconds:.0f} s of training; weights in {path}"
+    )
+
+
 def _for_stderr(text: str) -> str:
     """``text`` without its colours (ANSI escape sequences) unless standard error is a terminal."""
     return text if sys.stderr.isatty() else ANSI_ESCAPE.sub("", text)
@@ -214,7 +267,7 @@ def _for_stderr(text: str) -> str:
 
 def main() -> None:
     """Entry point of the ``deepfound`` command."""
-    commands = {"fetch": fetch, "test": test, "run": run}
+    commands = {"fetch": fetch, "test": test, "run": run, "train": train}
     try:
         fire.Fire(commands, name="deepfound")
     except (ValueError, ImportError, OSError, RuntimeError) as error:
