@@ -31,13 +31,15 @@ def _geometry(
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise ValueError(f"{name}: ceil_mode must be True or False, got {ceil_mode!r}")
     h, w = x.shape[2:]
-    if kernel_size > min(h, w):
+    size = _ceil_size if ceil_mode else output_size
+    oh, ow = size(h, kernel_size, stride), size(w, kernel_size, stride)
+    # Not one window: the kernel is larger than the image (with ceil_mode, by a stride or more).
+    if min(oh, ow) < 1:
         raise ValueError(
             f"{name}: kernel {(kernel_size, kernel_size)} larger than the image {(h, w)} "
             f"of the input {x.shape}"
         )
-    size = _ceil_size if ceil_mode else output_size
-    return stride, size(h, kernel_size, stride), size(w, kernel_size, stride)
+    return stride, oh, ow
 
 
 def _ceil_size(size: int, kernel_size: int, stride: int) -> int:

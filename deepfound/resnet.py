@@ -258,7 +258,9 @@ def resnet(
             stride = 2 if i > 0 and b == 0 else 1
             if residual:
                 options = dict(zero_init=zero_init, pool_shortcut=pool_shortcut)
-                layers.append(ResBlock(width, c_out, stride=stride, rng=rng, **options, dtype=dtype))
+                layers.append(
+                    ResBlock(width, c_out, stride=stride, rng=rng, **options, dtype=dtype)
+                )
             else:
                 layers += conv_bn(width, c_out, stride=stride, rng=rng, dtype=dtype)
                 layers += conv_bn(c_out, c_out, rng=rng, dtype=dtype)
