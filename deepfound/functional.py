@@ -9,7 +9,11 @@ nothing next to the arithmetic. Nested lists are accepted wherever arrays are.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from deepfound._checks import check_number
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -40,6 +44,78 @@ def relu_grad(x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
             f"relu_grad: grad_out of shape {x.shape} (the input's) expected, got {grad_out.shape}"
         )
     return grad_out * (x > 0)
+
+
+def _check_general_relu(name: str, leak, sub, maxv) -> None:
+    """``ValueError`` naming the argument unless each is a finite number (``leak`` at least 0)."""
+    named = [("leak", leak), ("sub", sub)] + ([("maxv", maxv)] if maxv is not None else [])
+    for label, value in named:
+        check_number(name, label, value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: {label} must be finite, got {value}")
+    if leak < 0:
+        raise ValueError(f"{name}: leak must be at least 0, got {leak}")
+
+
+def general_relu(
+    x: np.ndarray, *, leak: float = 0.0, sub: float = 0.0, maxv: float | None = None
+) -> np.ndarray:
+    """Leaky ReLU shifted down by ``sub``, clamped above at ``maxv``: ``min(leaky(x) - sub, maxv)``.
+
+    ``leaky(x)`` is ``x`` where ``x > 0`` and ``leak * x`` elsewhere. Shifting the output
+    down brings its mean back towards zero, which a plain ReLU's never is; the clamp,
+    when ``maxv`` is given, bounds it. ``leak=0, sub=0, maxv=None`` is :func:`relu`.
+
+    Raises
+    ------
+    ValueError
+        If ``leak``, ``sub`` or ``maxv`` is not a finite number, or ``leak`` is negative.
+
+    Examples
+    --------
+    >>> general_relu(np.array([-2.0, 0.5, 3.0]), leak=0.1, sub=0.5, maxv=2.0)
+    array([-0.7,  0. ,  2. ])
+    >>> general_relu(np.ones(2), leak=-0.1)
+    Traceback (most recent call last):
+    ValueError: general_relu: leak must be at least 0, got -0.1
+    """
+    _check_general_relu("general_relu", leak, sub, maxv)
+    x = np.asarray(x)
+    out = np.where(x > 0, x, leak * x) - sub
+    return out if maxv is None else np.minimum(out, maxv)
+
+
+def general_relu_grad(
+    x: np.ndarray,
+    grad_out: np.ndarray,
+    *,
+    leak: float = 0.0,
+    sub: float = 0.0,
+    maxv: float | None = None,
+) -> np.ndarray:
+    """Gradient of :func:`general_relu`: ``grad_out`` times the slope, 1 or ``leak``, 0 if clamped.
+
+    The slope is 1 where ``x > 0`` and ``leak`` elsewhere (at ``x = 0`` too, as
+    PyTorch's ``leaky_relu``); where the output lies above ``maxv`` the clamp
+    holds it constant and the gradient is 0 (at ``maxv`` itself it passes, as
+    PyTorch's ``clamp``).
+
+    Examples
+    --------
+    >>> general_relu_grad(np.array([-2.0, 0.5, 3.0]), np.ones(3), leak=0.1, sub=0.5, maxv=2.0)
+    array([0.1, 1. , 0. ])
+    """
+    _check_general_relu("general_relu_grad", leak, sub, maxv)
+    x, grad_out = np.asarray(x), np.asarray(grad_out)
+    if grad_out.shape != x.shape:
+        raise ValueError(
+            f"general_relu_grad: grad_out of shape {x.shape} (the input's) expected, "
+            f"got {grad_out.shape}"
+        )
+    grad = np.where(x > 0, grad_out, leak * grad_out)
+    if maxv is not None:
+        grad[np.where(x > 0, x, leak * x) - sub > maxv] = 0
+    return grad
 
 
 def _check_lin_shapes(name: str, x_shape: tuple, w_shape: tuple) -> None:

@@ -214,3 +214,100 @@ def xavier_uniform(
     """
     _check("xavier_uniform", fan_in, fan_out, dtype)
     return _uniform(fan_in, fan_out, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
+
+
+def lsuv(model, x, *, tol: float = 1e-3, max_iters: int = 10):
+    """Layer-sequential unit variance (Mishkin & Matas, 2015): standardize each layer's output.
+
+    For each :class:`~deepfound.nn.Linear` and :class:`~deepfound.conv.Conv2d` of
+    ``model``, in the order of ``model.modules()`` (the forward order of a network built
+    as a :class:`~deepfound.nn.Sequential`), the model runs on ``x`` and the layer's
+    output is read by a forward :class:`~deepfound.hooks.Hook`; then the weight is
+    divided by the standard deviation of *all* the output's values, and the bias has
+    their mean taken off (and is divided too, so that the output, affine in the two,
+    becomes ``(out - mean) / std``), until the mean and the standard deviation are 0
+    and 1 within ``tol``, or ``max_iters`` passes. A layer's output depends only on
+    the layers before it, so each keeps its standardization as later ones are set.
+
+    A layer without a bias (a convolution followed by batch normalization) is only
+    rescaled: its standard deviation becomes 1 and its mean is left as it is.
+
+    The passes run under :func:`~deepfound.nn.no_grad`, in the model's current mode;
+    arrays the modules hold besides their parameters (batch normalization's running
+    statistics) are restored afterwards: only the weights and biases change.
+
+    Parameters
+    ----------
+    model : deepfound.nn.Module
+        The network; it must hold at least one ``Linear`` or ``Conv2d``.
+    x : ndarray
+        A batch of inputs, not empty.
+    tol : float
+        Tolerance on the mean (about 0) and the standard deviation (about 1).
+    max_iters : int
+        Largest number of rescalings of one layer.
+
+    Returns
+    -------
+    deepfound.nn.Module
+        ``model`` itself, its weights changed in place.
+
+    Examples
+    --------
+    >>> from deepfound.nn import Linear, ReLU, Sequential
+    >>> model = Sequential(Linear(20, 30, rng=0), ReLU(), Linear(30, 5, rng=1))
+    >>> x = np.random.default_rng(2).normal(3.0, 5.0, (100, 20)).astype(np.float32)
+    >>> lsuv(model, x) is model
+    True
+    >>> out = model(x)
+    >>> bool(abs(out.mean()) < 1e-3), bool(abs(out.std() - 1) < 1e-3)
+    (True, True)
+    """
+    # Imported here: the layers import this module for their initial weights.
+    from deepfound.conv import Conv2d
+    from deepfound.hooks import Hook
+    from deepfound.nn import Linear, no_grad
+
+    layers = [m for m in model.modules() if isinstance(m, (Linear, Conv2d))]
+    if not layers:
+        raise ValueError(f"lsuv: the model holds no Linear or Conv2d layer: {model!r}")
+    if np.size(x) == 0:
+        raise ValueError(f"lsuv: x is empty (shape {np.shape(x)}); the statistics need values")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < math.inf:
+        raise ValueError(f"lsuv: tol must be a positive number, got {tol!r}")
+    if isinstance(max_iters, bool) or not isinstance(max_iters, (int, np.integer)) or max_iters < 1:
+        raise ValueError(f"lsuv: max_iters must be an integer of at least 1, got {max_iters!r}")
+    state = [
+        (value, value.copy())
+        for module in model.modules()
+        for value in vars(module).values()
+        if isinstance(value, np.ndarray)
+    ]
+    try:
+        with no_grad():
+            for layer in layers:
+                _standardize(model, layer, x, tol, max_iters, Hook)
+    finally:
+        for value, saved in state:
+            value[...] = saved
+    return model
+
+
+def _standardize(model, layer, x, tol: float, max_iters: int, Hook) -> None:
+    """Rescale (and shift) one layer until its output on ``x`` has mean 0 and std 1."""
+    # Read in the hook: a later layer may overwrite the output in place.
+    seen = []
+    with Hook(layer, lambda module, inputs, out: seen.append((out.mean(), out.std()))):
+        for _ in range(max_iters):
+            seen.clear()
+            model(x)
+            mean, std = map(float, seen[-1])
+            centred = layer.bias is None or abs(mean) <= tol
+            if centred and abs(std - 1) <= tol:
+                return
+            if not std > 0:
+                raise ValueError(f"lsuv: the output of {layer!r} is constant; it cannot be scaled")
+            layer.weight.data /= std
+            if layer.bias is not None:
+                layer.bias.data -= mean
+                layer.bias.data /= std

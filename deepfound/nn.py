@@ -14,8 +14,11 @@ import numpy as np
 
 from deepfound._checks import check_int
 from deepfound.functional import (
+    _check_general_relu,
     flatten,
     flatten_grad,
+    general_relu,
+    general_relu_grad,
     lin,
     lin_grad,
     mse,
@@ -29,6 +32,7 @@ from deepfound.module import Module, Parameter, _walk
 
 __all__ = [
     "Flatten",
+    "GeneralReLU",
     "Linear",
     "MSE",
     "Module",
@@ -117,6 +121,47 @@ class ReLU(Module):
 
     def __repr__(self) -> str:
         return "ReLU()"
+
+
+class GeneralReLU(Module):
+    """:func:`~deepfound.functional.general_relu` as a layer: leaky, shifted down, clamped.
+
+    Parameters
+    ----------
+    leak : float
+        Slope for negative inputs (0: a ReLU).
+    sub : float
+        Subtracted from every output.
+    maxv : float, optional
+        Largest output; no clamp if ``None``.
+
+    Examples
+    --------
+    >>> act = GeneralReLU(leak=0.1, sub=0.4, maxv=6.0)
+    >>> act
+    GeneralReLU(leak=0.1, sub=0.4, maxv=6.0)
+    >>> act(np.array([-1.0, 1.0, 9.0]))
+    array([-0.5,  0.6,  6. ])
+    >>> act.backward(np.ones(3))
+    array([0.1, 1. , 0. ])
+    >>> GeneralReLU(maxv="6")
+    Traceback (most recent call last):
+    ValueError: GeneralReLU: maxv must be a number, got '6'
+    """
+
+    def __init__(self, *, leak: float = 0.0, sub: float = 0.0, maxv: float | None = None):
+        _check_general_relu("GeneralReLU", leak, sub, maxv)
+        self.leak, self.sub, self.maxv = leak, sub, maxv
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return general_relu(x, leak=self.leak, sub=self.sub, maxv=self.maxv)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = self.saved_inputs()
+        return general_relu_grad(x, grad_out, leak=self.leak, sub=self.sub, maxv=self.maxv)
+
+    def __repr__(self) -> str:
+        return f"GeneralReLU(leak={self.leak}, sub={self.sub}, maxv={self.maxv})"
 
 
 class MSE(Module):

@@ -22,6 +22,9 @@ math reads. The layers compute the same through a faster path,
 :mod:`deepfound.norm_fast`, on the values of a channel as a column of a matrix
 (m, c), which is a view of an image whose channels are last in memory (what a
 convolution outputs); they output images laid out the same way.
+
+Layer and group normalization, which normalize each example on its own, are written
+in ``deepfound.norm_groups`` and importable from here.
 """
 
 from __future__ import annotations
@@ -30,6 +33,31 @@ import numpy as np
 
 from deepfound import norm_fast
 from deepfound.nn import Module, Parameter
+from deepfound.norm_groups import (
+    GroupNorm,
+    LayerNorm,
+    group_norm,
+    group_norm_grad,
+    layer_norm,
+    layer_norm_grad,
+    normalize,
+    normalize_grad,
+)
+
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "LayerNorm",
+    "batch_norm",
+    "batch_norm_grad",
+    "group_norm",
+    "group_norm_grad",
+    "layer_norm",
+    "layer_norm_grad",
+    "normalize",
+    "normalize_grad",
+]
 
 
 def _channel_axes(x: np.ndarray, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -21,18 +21,53 @@ from deepfound.im2col import output_size
 from deepfound.nn import Module
 
 
-def _geometry(name: str, x: np.ndarray, kernel_size, stride) -> tuple[int, int, int]:
+def _geometry(
+    name: str, x: np.ndarray, kernel_size, stride, ceil_mode: bool = False
+) -> tuple[int, int, int]:
     """(stride, oh, ow) after checking the arguments; ``ValueError`` naming the shapes."""
     check_int(name, "kernel_size", kernel_size, 1)
     stride = kernel_size if stride is None else stride
     check_int(name, "stride", stride, 1)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise ValueError(f"{name}: ceil_mode must be True or False, got {ceil_mode!r}")
     h, w = x.shape[2:]
-    if kernel_size > min(h, w):
+    size = _ceil_size if ceil_mode else output_size
+    oh, ow = size(h, kernel_size, stride), size(w, kernel_size, stride)
+    # Not one window: the kernel is larger than the image (with ceil_mode, by a stride or more).
+    if min(oh, ow) < 1:
         raise ValueError(
             f"{name}: kernel {(kernel_size, kernel_size)} larger than the image {(h, w)} "
             f"of the input {x.shape}"
         )
-    return stride, output_size(h, kernel_size, stride), output_size(w, kernel_size, stride)
+    return stride, oh, ow
+
+
+def _ceil_size(size: int, kernel_size: int, stride: int) -> int:
+    """Windows along an axis when a last, partial one counts: ``ceil((size - k) / stride) + 1``.
+
+    As in PyTorch, a last window that would start past the input's end is dropped.
+    """
+    n = -(-(size - kernel_size) // stride) + 1
+    return n - 1 if (n - 1) * stride >= size else n
+
+
+def _edge_windows(x: np.ndarray, kernel_size: int, stride: int, oh: int, ow: int):
+    """``x`` padded with zeros under partial windows, and each window's count of its pixels.
+
+    The count is ``kernel_size * kernel_size``, a number, when every window lies inside
+    ``x``, and ``x`` is returned as it is: the arithmetic of whole windows is unchanged.
+    """
+    h, w = x.shape[2:]
+    held = [
+        np.minimum(starts + kernel_size, size) - starts
+        for size, starts in ((h, stride * np.arange(oh)), (w, stride * np.arange(ow)))
+    ]
+    if min(held[0].min(), held[1].min()) == kernel_size:
+        return x, kernel_size * kernel_size
+    ph, pw = max(h, stride * (oh - 1) + kernel_size), max(w, stride * (ow - 1) + kernel_size)
+    padded = np.zeros((*x.shape[:2], ph, pw), x.dtype)
+    padded[:, :, :h, :w] = x
+    return padded, np.outer(*held).astype(x.dtype)
 
 
 def _offsets(kernel_size: int, stride: int, oh: int, ow: int):
@@ -96,43 +131,63 @@ def max_pool2d_grad(
     return grad
 
 
-def avg_pool2d(x: np.ndarray, kernel_size: int, stride: int | None = None) -> np.ndarray:
+def avg_pool2d(
+    x: np.ndarray, kernel_size: int, stride: int | None = None, *, ceil_mode: bool = False
+) -> np.ndarray:
     """Mean of each ``kernel_size × kernel_size`` window of ``x`` (n, c, h, w).
+
+    With ``ceil_mode``, pixels at the right and bottom edges too few for a whole window
+    make a partial one, which averages only the pixels it holds (PyTorch's
+    ``ceil_mode=True`` without padding; a window must start inside the image).
 
     Examples
     --------
     >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
+    >>> avg_pool2d(np.arange(9.0).reshape(1, 1, 3, 3), 2, ceil_mode=True)
+    array([[[[2. , 3.5],
+             [6.5, 8. ]]]])
     """
     x = as_image("avg_pool2d", x)
-    stride, oh, ow = _geometry("avg_pool2d", x, kernel_size, stride)
+    stride, oh, ow = _geometry("avg_pool2d", x, kernel_size, stride, ceil_mode)
+    x, count = _edge_windows(x, kernel_size, stride, oh, ow)
     out = np.zeros((*x.shape[:2], oh, ow), x.dtype)
     for window_pixel in _offsets(kernel_size, stride, oh, ow):
         out += x[window_pixel]
-    out /= kernel_size * kernel_size
+    out /= count
     return out
 
 
 def avg_pool2d_grad(
-    x: np.ndarray, grad_out: np.ndarray, kernel_size: int, stride: int | None = None
+    x: np.ndarray,
+    grad_out: np.ndarray,
+    kernel_size: int,
+    stride: int | None = None,
+    *,
+    ceil_mode: bool = False,
 ) -> np.ndarray:
     """Gradient of :func:`avg_pool2d`: each pixel gets ``grad_out / k²`` from each window it is in.
+
+    A partial window of ``ceil_mode`` shares its ``grad_out`` among the pixels it holds.
 
     Examples
     --------
     >>> avg_pool2d_grad(np.zeros((1, 1, 2, 2)), np.array([[[[4.0]]]]), 2)
     array([[[[1., 1.],
              [1., 1.]]]])
+    >>> avg_pool2d_grad(np.zeros((1, 1, 1, 3)), np.array([[[[2.0, 4.0]]]]), 1, 2, ceil_mode=True)
+    array([[[[2., 0., 4.]]]])
     """
     x, grad_out = as_image("avg_pool2d_grad", x), as_floats("avg_pool2d_grad", "grad_out", grad_out)
-    stride, oh, ow = _geometry("avg_pool2d_grad", x, kernel_size, stride)
+    stride, oh, ow = _geometry("avg_pool2d_grad", x, kernel_size, stride, ceil_mode)
     _check_grad_out("avg_pool2d_grad", x, grad_out, oh, ow)
-    share = grad_out / (kernel_size * kernel_size)
-    grad = np.zeros_like(x, dtype=share.dtype)
+    padded, count = _edge_windows(x, kernel_size, stride, oh, ow)
+    share = grad_out / count
+    grad = np.zeros_like(padded, dtype=share.dtype)
     for window_pixel in _offsets(kernel_size, stride, oh, ow):
         grad[window_pixel] += share
-    return grad
+    return grad if padded is x else grad[:, :, : x.shape[2], : x.shape[3]]
 
 
 class _Pool(Module):
@@ -147,16 +202,21 @@ class _Pool(Module):
             check_int(type(self).__name__, "stride", stride, 1)
         self.kernel_size, self.stride = kernel_size, stride
 
+    def _options(self) -> dict:
+        """Keyword arguments of the pooling function beyond the window's size and stride."""
+        return {}
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._pool(x, self.kernel_size, self.stride)
+        return self._pool(x, self.kernel_size, self.stride, **self._options())
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         (x,) = self.saved_inputs()
-        return self._pool_grad(x, grad_out, self.kernel_size, self.stride)
+        return self._pool_grad(x, grad_out, self.kernel_size, self.stride, **self._options())
 
     def __repr__(self) -> str:
         stride = "" if self.stride is None else f", stride={self.stride}"
-        return f"{type(self).__name__}({self.kernel_size}{stride})"
+        options = "".join(f", {key}={value}" for key, value in self._options().items() if value)
+        return f"{type(self).__name__}({self.kernel_size}{stride}{options})"
 
 
 class MaxPool2d(_Pool):
@@ -175,15 +235,31 @@ class MaxPool2d(_Pool):
 class AvgPool2d(_Pool):
     """:func:`avg_pool2d` as a layer, windows of ``kernel_size`` every ``stride`` pixels.
 
+    With ``ceil_mode``, a partial window at the right and bottom edges averages the
+    pixels it holds.
+
     Examples
     --------
     >>> pool = AvgPool2d(2)
     >>> pool(np.ones((1, 1, 4, 4)))
     array([[[[1., 1.],
              [1., 1.]]]])
+    >>> AvgPool2d(2, ceil_mode=True)(np.ones((1, 1, 5, 5))).shape
+    (1, 1, 3, 3)
     """
 
     _pool, _pool_grad = staticmethod(avg_pool2d), staticmethod(avg_pool2d_grad)
+
+    def __init__(
+        self, kernel_size: int, stride: int | None = None, *, ceil_mode: bool = False
+    ) -> None:
+        super().__init__(kernel_size, stride)
+        if not isinstance(ceil_mode, (bool, np.bool_)):
+            raise ValueError(f"AvgPool2d: ceil_mode must be True or False, got {ceil_mode!r}")
+        self.ceil_mode = ceil_mode
+
+    def _options(self) -> dict:
+        return {"ceil_mode": self.ceil_mode}
 
 
 def global_avg_pool(x: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from deepfound._checks import check_image, check_int
-from deepfound.conv import Conv2d, GlobalAvgPool
+from deepfound.conv import AvgPool2d, Conv2d, GlobalAvgPool
 from deepfound.functional import relu_grad
 from deepfound.nn import Linear, Module, ReLU, Sequential
 from deepfound.norm import BatchNorm2d
@@ -42,6 +42,14 @@ class ResBlock(Module):
         Stride of ``conv1`` (and of the shortcut's convolution): 2 halves the image.
     rng : int or numpy.random.Generator, optional
         Seed or generator for the convolutions' weights.
+    zero_init : bool
+        Start ``bn2``'s scale at zero, so that the main path adds nothing at first and
+        the block passes ``relu(shortcut(x))`` on: a deep network starts as a shallow one.
+    pool_shortcut : bool
+        A non-identity shortcut that averages each ``stride × stride`` window
+        (:class:`~deepfound.pool.AvgPool2d` with ``ceil_mode``) before its 1×1
+        convolution of stride 1, as ResNet-D: a strided 1×1 convolution reads one pixel
+        in ``stride²`` and ignores the others.
     dtype : dtype, optional
         Of every parameter; float32 unless given.
 
@@ -53,7 +61,9 @@ class ResBlock(Module):
     shortcut : deepfound.nn.Sequential or None
         ``None`` (the identity) when ``c_in == c_out`` and ``stride == 1``, else
         ``Sequential(Conv2d(c_in, c_out, 1, stride=stride, bias=False), BatchNorm2d(c_out))``,
-        which brings the input to the output's shape.
+        which brings the input to the output's shape; with ``pool_shortcut``,
+        ``Sequential(AvgPool2d(stride, ceil_mode=True), Conv2d(c_in, c_out, 1, bias=False),
+        BatchNorm2d(c_out))``, the pooling only when ``stride > 1``.
 
     Examples
     --------
@@ -70,14 +80,31 @@ class ResBlock(Module):
     (4, 16, 14, 14)
     >>> ResBlock(8, 8, rng=0).shortcut is None
     True
+    >>> ResBlock(16, 32, stride=2, rng=0, pool_shortcut=True).shortcut
+    Sequential(AvgPool2d(2, ceil_mode=True), Conv2d(16, 32, 1, bias=False), BatchNorm2d(32))
+    >>> ResBlock(8, 8, rng=0, zero_init=True).bn2.weight.data[:3]
+    array([0., 0., 0.], dtype=float32)
     >>> block(np.zeros((4, 8, 14, 14), np.float32))
     Traceback (most recent call last):
     ValueError: ResBlock: input of shape (n, 16, h, w) expected ... got (4, 8, 14, 14)
     """
 
-    def __init__(self, c_in: int, c_out: int, *, stride: int = 1, rng=None, dtype=np.float32):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        *,
+        stride: int = 1,
+        rng=None,
+        zero_init: bool = False,
+        pool_shortcut: bool = False,
+        dtype=np.float32,
+    ):
         for label, value in (("c_in", c_in), ("c_out", c_out), ("stride", stride)):
             check_int("ResBlock", label, value, 1)
+        for label, value in (("zero_init", zero_init), ("pool_shortcut", pool_shortcut)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"ResBlock: {label} must be True or False, got {value!r}")
         rng = np.random.default_rng(rng)
         self.conv1 = Conv2d(
             c_in, c_out, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype
@@ -85,13 +112,23 @@ class ResBlock(Module):
         self.bn1 = BatchNorm2d(c_out, dtype=dtype)
         self.conv2 = Conv2d(c_out, c_out, 3, padding=1, bias=False, rng=rng, dtype=dtype)
         self.bn2 = BatchNorm2d(c_out, dtype=dtype)
+        if zero_init:
+            self.bn2.weight.data[...] = 0
         self.shortcut = None
-        if c_in != c_out or stride != 1:
+        if (c_in != c_out or stride != 1) and pool_shortcut:
+            pool = [AvgPool2d(stride, ceil_mode=True)] if stride > 1 else []
+            self.shortcut = Sequential(
+                *pool,
+                Conv2d(c_in, c_out, 1, bias=False, rng=rng, dtype=dtype),
+                BatchNorm2d(c_out, dtype=dtype),
+            )
+        elif c_in != c_out or stride != 1:
             self.shortcut = Sequential(
                 Conv2d(c_in, c_out, 1, stride=stride, bias=False, rng=rng, dtype=dtype),
                 BatchNorm2d(c_out, dtype=dtype),
             )
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
+        self.zero_init, self.pool_shortcut = zero_init, pool_shortcut
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_image("ResBlock", x)
@@ -126,8 +163,10 @@ class ResBlock(Module):
         return grad_main
 
     def __repr__(self) -> str:
-        stride = f", stride={self.stride}" if self.stride != 1 else ""
-        return f"ResBlock({self.c_in}, {self.c_out}{stride})"
+        options = f", stride={self.stride}" if self.stride != 1 else ""
+        options += ", zero_init=True" if self.zero_init else ""
+        options += ", pool_shortcut=True" if self.pool_shortcut else ""
+        return f"ResBlock({self.c_in}, {self.c_out}{options})"
 
 
 def conv_bn(c_in: int, c_out: int, *, stride: int = 1, rng=None, dtype=np.float32) -> list[Module]:
@@ -151,6 +190,8 @@ def resnet(
     stem_stride: int = 1,
     residual: bool = True,
     rng=None,
+    zero_init: bool = False,
+    pool_shortcut: bool = False,
     dtype=np.float32,
 ) -> Sequential:
     """A small ResNet: a stem, a stage of blocks per width, global average pooling, a linear head.
@@ -178,6 +219,9 @@ def resnet(
         Residual blocks (the default), or the plain network of the same depth.
     rng : int or numpy.random.Generator, optional
         Seed or generator for every weight.
+    zero_init, pool_shortcut : bool
+        Passed to every :class:`ResBlock`; a plain network (``residual=False``) has
+        neither, and refuses them.
     dtype : dtype, optional
         Of every parameter; float32 unless given.
 
@@ -199,6 +243,11 @@ def resnet(
     check_int("resnet", "blocks", blocks, 1)
     if len(widths) < 1:
         raise ValueError(f"resnet: at least one width needed, got {widths!r}")
+    if not residual and (zero_init or pool_shortcut):
+        raise ValueError(
+            "resnet: zero_init and pool_shortcut change residual blocks; "
+            "a plain network (residual=False) has none"
+        )
     rng = np.random.default_rng(rng)
     # The stem's input is the data: it needs no gradient with respect to it.
     layers = conv_bn(c_in, widths[0], stride=stem_stride, rng=rng, dtype=dtype)
@@ -208,7 +257,10 @@ def resnet(
         for b in range(blocks):
             stride = 2 if i > 0 and b == 0 else 1
             if residual:
-                layers.append(ResBlock(width, c_out, stride=stride, rng=rng, dtype=dtype))
+                options = dict(zero_init=zero_init, pool_shortcut=pool_shortcut)
+                layers.append(
+                    ResBlock(width, c_out, stride=stride, rng=rng, **options, dtype=dtype)
+                )
             else:
                 layers += conv_bn(width, c_out, stride=stride, rng=rng, dtype=dtype)
                 layers += conv_bn(c_out, c_out, rng=rng, dtype=dtype)

@@ -76,6 +76,7 @@ from hypothesis import strategies as st
 from strategies import (
     Inputs,
     affine,
+    away_from_clamp,
     away_from_zero,
     batch_norms,
     block_cases,
@@ -83,12 +84,20 @@ from strategies import (
     conv_layer_cases,
     convolutions,
     distinct,
+    general_relus,
+    group_norm_cases,
+    group_norms,
     images,
+    layer_norm_cases,
+    layer_norms,
+    leaks,
     logit_rows,
     logits,
     matrices,
+    maxvs,
     mse_cases,
     norm_cases,
+    normalizations,
     off_centre,
     one_step,
     pool_layer_cases,
@@ -96,6 +105,7 @@ from strategies import (
     regression,
     resnet_cases,
     smoothings,
+    subs,
 )
 
 from deepfound.conv import (
@@ -116,6 +126,8 @@ from deepfound.conv import (
 from deepfound.functional import (
     flatten,
     flatten_grad,
+    general_relu,
+    general_relu_grad,
     lin,
     lin_grad,
     mse,
@@ -138,8 +150,21 @@ from deepfound.losses import (
     soft_cross_entropy_grad,
     softmax,
 )
-from deepfound.nn import MSE, Linear, Module, Parameter, ReLU, Sequential
-from deepfound.norm import BatchNorm1d, BatchNorm2d, batch_norm, batch_norm_grad
+from deepfound.nn import MSE, GeneralReLU, Linear, Module, Parameter, ReLU, Sequential
+from deepfound.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    LayerNorm,
+    batch_norm,
+    batch_norm_grad,
+    group_norm,
+    group_norm_grad,
+    layer_norm,
+    layer_norm_grad,
+    normalize,
+    normalize_grad,
+)
 from deepfound.resnet import ResBlock, resnet
 from deepfound.testing import numerical_grad, test_near
 
@@ -203,6 +228,16 @@ class Pair:
     wrt: tuple[str, ...] = ()
 
 
+def _torch_general_relu(x: torch.Tensor, *, leak, sub, maxv) -> torch.Tensor:
+    out = F.leaky_relu(x, leak) - sub
+    return out if maxv is None else out.clamp(max=maxv)
+
+
+def _torch_normalize(x: torch.Tensor, *, axes, eps) -> torch.Tensor:
+    mean, var = x.mean(axes, keepdim=True), x.var(axes, correction=0, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
 def _row_argmax_accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == target).double().mean()
 
@@ -214,6 +249,14 @@ PAIRS = [
         lambda x, g: (relu_grad(x, g),),
         F.relu,
         matrices(),
+        wrt=("x",),
+    ),
+    Pair(
+        "general_relu",
+        general_relu,
+        lambda x, g, **o: (general_relu_grad(x, g, **o),),
+        _torch_general_relu,
+        general_relus(),
         wrt=("x",),
     ),
     Pair(
@@ -336,6 +379,14 @@ PAIRS = [
         wrt=("x",),
     ),
     Pair(
+        "avg_pool2d, ceil_mode",
+        avg_pool2d,
+        lambda x, g, **o: (avg_pool2d_grad(x, g, **o),),
+        F.avg_pool2d,
+        poolings(stride=st.none() | st.integers(1, 3), ceil_mode=True),
+        wrt=("x",),
+    ),
+    Pair(
         "global_avg_pool",
         global_avg_pool,
         lambda x, g: (global_avg_pool_grad(x, g),),
@@ -370,6 +421,32 @@ PAIRS = [
         ),
         F.batch_norm,
         batch_norms(training=False),
+        wrt=("x", "weight", "bias"),
+    ),
+    Pair(
+        "normalize",
+        normalize,
+        lambda x, g, **o: (normalize_grad(x, g, **o),),
+        _torch_normalize,
+        normalizations(),
+        wrt=("x",),
+    ),
+    Pair(
+        "layer_norm",
+        lambda x, w, b, *, normalized_shape, eps: layer_norm(x, normalized_shape, w, b, eps),
+        lambda x, w, b, g, *, normalized_shape, eps: layer_norm_grad(
+            x, normalized_shape, w, g, eps
+        ),
+        lambda x, w, b, *, normalized_shape, eps: F.layer_norm(x, normalized_shape, w, b, eps),
+        layer_norms(),
+        wrt=("x", "weight", "bias"),
+    ),
+    Pair(
+        "group_norm",
+        lambda x, w, b, *, num_groups, eps: group_norm(x, num_groups, w, b, eps),
+        lambda x, w, b, g, *, num_groups, eps: group_norm_grad(x, num_groups, w, g, eps),
+        lambda x, w, b, *, num_groups, eps: F.group_norm(x, num_groups, w, b, eps),
+        group_norms(),
         wrt=("x", "weight", "bias"),
     ),
     # Functions without a gradient of their own: their value only.
@@ -464,7 +541,15 @@ def check_pair_finite_differences(pair: Pair, inputs: Inputs) -> None:
 class TorchResBlock(torch.nn.Module):
     """The basic block of ResNet in PyTorch, attribute for attribute as ``ResBlock``."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1, dtype=torch.float64) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        stride: int = 1,
+        dtype=torch.float64,
+        *,
+        pool_shortcut: bool = False,
+    ) -> None:
         super().__init__()
         nn = torch.nn
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False, dtype=dtype)
@@ -472,7 +557,14 @@ class TorchResBlock(torch.nn.Module):
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False, dtype=dtype)
         self.bn2 = nn.BatchNorm2d(c_out, dtype=dtype)
         self.shortcut = None
-        if c_in != c_out or stride != 1:
+        if (c_in != c_out or stride != 1) and pool_shortcut:  # ResNet-D
+            pool = [nn.AvgPool2d(stride, ceil_mode=True)] if stride > 1 else []
+            self.shortcut = nn.Sequential(
+                *pool,
+                nn.Conv2d(c_in, c_out, 1, bias=False, dtype=dtype),
+                nn.BatchNorm2d(c_out, dtype=dtype),
+            )
+        elif c_in != c_out or stride != 1:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(c_in, c_out, 1, stride, bias=False, dtype=dtype),
                 nn.BatchNorm2d(c_out, dtype=dtype),
@@ -481,6 +573,15 @@ class TorchResBlock(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
         return torch.relu(out + (x if self.shortcut is None else self.shortcut(x)))
+
+
+class TorchGeneralReLU(torch.nn.Module):
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self.options = options
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _torch_general_relu(x, **self.options)
 
 
 class TorchGlobalAvgPool(torch.nn.Module):
@@ -547,9 +648,14 @@ def torch_buffers(theirs: torch.nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-def torch_layout(array: np.ndarray) -> np.ndarray:
-    """A parameter as torch holds it: a ``Linear`` weight (the only 2-D one) is transposed."""
-    return array.T if array.ndim == 2 else array
+def transposed(module: Module) -> set[int]:
+    """The parameters torch holds transposed: the weights of ``Linear`` layers, by ``id``."""
+    return {id(m.weight) for m in module.modules() if isinstance(m, Linear)}
+
+
+def torch_layout(array: np.ndarray, transpose: bool) -> np.ndarray:
+    """A parameter as torch holds it: a ``Linear`` weight (n_in, n_out) is transposed."""
+    return array.T if transpose else array
 
 
 def copy_weights(ours: Module, theirs: torch.nn.Module, rng: np.random.Generator) -> None:
@@ -565,16 +671,21 @@ def copy_weights(ours: Module, theirs: torch.nn.Module, rng: np.random.Generator
             module.bias.data[...] = rng.normal(0, 0.5, c)
             module.running_mean[...] = rng.normal(0, 0.5, c)
             module.running_var[...] = rng.uniform(0.5, 2.0, c)
+        elif isinstance(module, (LayerNorm, GroupNorm)):
+            shape = module.weight.data.shape
+            module.weight.data[...] = rng.uniform(0.5, 1.5, shape)
+            module.bias.data[...] = rng.normal(0, 0.5, shape)
         elif isinstance(module, (Linear, Conv2d)) and module.bias is not None:
             module.bias.data[...] = rng.standard_normal(module.bias.data.shape)
-    ours_named = dict(_named(ours))
+    ours_named, transpose = dict(_named(ours)), transposed(ours)
     theirs_named = {**dict(theirs.named_parameters()), **torch_buffers(theirs)}
     assert ours_named.keys() == theirs_named.keys(), (ours_named.keys(), theirs_named.keys())
     with torch.no_grad():
         for name, tensor in theirs_named.items():
             value = ours_named[name]
-            value = value.data if isinstance(value, Parameter) else value
-            tensor.copy_(torch.from_numpy(np.ascontiguousarray(torch_layout(value))))
+            array = value.data if isinstance(value, Parameter) else value
+            array = torch_layout(array, id(value) in transpose)
+            tensor.copy_(torch.from_numpy(np.ascontiguousarray(array)))
 
 
 # The layers.
@@ -686,7 +797,9 @@ def _conv_pair(layer, inputs, g, before):
 
 def _pool_build(ours_cls, torch_cls):
     def build(case, rng):
-        return ours_cls(case["k"], case["stride"]), torch_cls(case["k"], case["stride"])
+        options = {"ceil_mode": True} if case.get("ceil_mode") else {}
+        ours = ours_cls(case["k"], case["stride"], **options)
+        return ours, torch_cls(case["k"], case["stride"], **options)
 
     return build
 
@@ -698,8 +811,8 @@ def _distinct_images(case, rng, training):
 def _pool_pair(f, f_grad):
     def pair(layer, inputs, g, before):
         (x,) = inputs
-        k, stride = layer.kernel_size, layer.stride
-        return {"output": f(x, k, stride), "input": f_grad(x, g, k, stride)}
+        k, stride, options = layer.kernel_size, layer.stride, layer._options()
+        return {"output": f(x, k, stride, **options), "input": f_grad(x, g, k, stride, **options)}
 
     return pair
 
@@ -740,8 +853,58 @@ def _norm_pair(layer, inputs, g, before):
 
 def _block_build(case, rng):
     c_in, c_out, stride = case["c"], case["c_out"], case["stride"]
-    ours = ResBlock(c_in, c_out, stride=stride, rng=rng, dtype=np.float64)
-    return _twins(ours, TorchResBlock(c_in, c_out, stride), rng)
+    pool_shortcut = case["pool_shortcut"]
+    ours = ResBlock(
+        c_in, c_out, stride=stride, rng=rng, pool_shortcut=pool_shortcut, dtype=np.float64
+    )
+    return _twins(ours, TorchResBlock(c_in, c_out, stride, pool_shortcut=pool_shortcut), rng)
+
+
+def _general_relu_options(case: dict) -> dict:
+    return {key: case[key] for key in ("leak", "sub", "maxv")}
+
+
+def _general_relu_inputs(case, rng, training):
+    x = away_from_zero(*_rows(case, rng, training))
+    return (away_from_clamp(x, **_general_relu_options(case)),)
+
+
+def _general_relu_pair(layer, inputs, g, before):
+    (x,) = inputs
+    options = _general_relu_options(vars(layer))
+    return {"output": general_relu(x, **options), "input": general_relu_grad(x, g, **options)}
+
+
+def _layer_norm_build(case, rng):
+    shape, eps = case["normalized_shape"], case["eps"]
+    ours = LayerNorm(shape, eps=eps, dtype=np.float64)
+    return _twins(ours, torch.nn.LayerNorm(shape, eps=eps, dtype=torch.float64), rng)
+
+
+def _group_norm_build(case, rng):
+    sizes, eps = (case["num_groups"], case["shape"][1]), case["eps"]
+    ours = GroupNorm(*sizes, eps=eps, dtype=np.float64)
+    return _twins(ours, torch.nn.GroupNorm(*sizes, eps=eps, dtype=torch.float64), rng)
+
+
+def _off_centre_inputs(case, rng, training):
+    return (off_centre(rng, case["shape"]),)
+
+
+def _layer_norm_pair(layer, inputs, g, before):
+    (x,) = inputs
+    shape, w, eps = layer.normalized_shape, layer.weight.data, layer.eps
+    grad_x, grad_w, grad_b = layer_norm_grad(x, shape, w, g, eps)
+    out = layer_norm(x, shape, w, layer.bias.data, eps)
+    return {"output": out, "input": grad_x, "weight": grad_w, "bias": grad_b}
+
+
+def _group_norm_pair(layer, inputs, g, before):
+    (x,) = inputs
+    groups, w, eps = layer.num_groups, layer.weight.data, layer.eps
+    grad_x, grad_w, grad_b = group_norm_grad(x, groups, w, g, eps)
+    out = group_norm(x, groups, w, layer.bias.data, eps)
+    return {"output": out, "input": grad_x, "weight": grad_w, "bias": grad_b}
 
 
 def _cnn_build(case, rng):
@@ -791,6 +954,16 @@ LAYERS = [
         lambda case, rng, training: (away_from_zero(*_rows(case, rng, training)),),
         _relu_pair,
     ),
+    Layer(
+        "GeneralReLU",
+        one_step(n=st.integers(1, 6), n_in=st.integers(1, 6), leak=leaks, sub=subs, maxv=maxvs),
+        lambda case, rng: (
+            GeneralReLU(**_general_relu_options(case)),
+            TorchGeneralReLU(**_general_relu_options(case)),
+        ),
+        _general_relu_inputs,
+        _general_relu_pair,
+    ),
     Layer("MSE", mse_cases(), lambda case, rng: (MSE(), TorchMSE()), _mse_inputs, _mse_pair),
     Layer(
         "CrossEntropy",
@@ -819,6 +992,13 @@ LAYERS = [
     Layer(
         "AvgPool2d",
         pool_layer_cases(),
+        _pool_build(AvgPool2d, torch.nn.AvgPool2d),
+        _images,
+        _pool_pair(avg_pool2d, avg_pool2d_grad),
+    ),
+    Layer(
+        "AvgPool2d, ceil_mode",
+        pool_layer_cases(ceil_mode=True),
         _pool_build(AvgPool2d, torch.nn.AvgPool2d),
         _images,
         _pool_pair(avg_pool2d, avg_pool2d_grad),
@@ -856,6 +1036,20 @@ LAYERS = [
         _norm_pair,
     ),
     Layer(
+        "LayerNorm",
+        layer_norm_cases(),
+        _layer_norm_build,
+        _off_centre_inputs,
+        _layer_norm_pair,
+    ),
+    Layer(
+        "GroupNorm",
+        group_norm_cases(),
+        _group_norm_build,
+        _off_centre_inputs,
+        _group_norm_pair,
+    ),
+    Layer(
         "ResBlock, identity shortcut",
         block_cases(projection=False),
         _block_build,
@@ -864,6 +1058,12 @@ LAYERS = [
     Layer(
         "ResBlock, projection shortcut",
         block_cases(projection=True),
+        _block_build,
+        _images_any_batch_in_eval,
+    ),
+    Layer(
+        "ResBlock, pooled shortcut (ResNet-D)",
+        block_cases(projection=True, pool_shortcut=True),
         _block_build,
         _images_any_batch_in_eval,
     ),
@@ -904,8 +1104,10 @@ def check_layer_step(name: str, ours: Module, theirs: torch.nn.Module, inputs: t
     assert_close(grad_x, x_t.grad, f"{name}: gradient of the input")
     params, torch_params = named_parameters(ours), dict(theirs.named_parameters())
     assert params.keys() == torch_params.keys(), (params.keys(), torch_params.keys())
+    transpose = transposed(ours)
     for p_name, p in torch_params.items():
-        assert_close(torch_layout(params[p_name].grad), p.grad, f"{name}: gradient of {p_name}")
+        grad = torch_layout(params[p_name].grad, id(params[p_name]) in transpose)
+        assert_close(grad, p.grad, f"{name}: gradient of {p_name}")
     buffers, torch_buffers_ = named_buffers(ours), torch_buffers(theirs)
     assert buffers.keys() == torch_buffers_.keys(), (buffers.keys(), torch_buffers_.keys())
     for b_name, buffer in torch_buffers_.items():

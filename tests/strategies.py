@@ -61,6 +61,32 @@ def matrices(draw) -> Inputs:
     return Inputs({"x": x}, {}, seed)
 
 
+def away_from_clamp(x: np.ndarray, leak: float, sub: float, maxv: float | None) -> np.ndarray:
+    """``x`` with no entry whose general ReLU output lies within 1e-3 of the clamp ``maxv``.
+
+    Such an entry moves a whole unit away from zero, keeping its sign: its output moves
+    by 1, or by ``leak`` on the negative side (where a slope near 0 makes the kink vanish).
+    """
+    if maxv is None:
+        return x
+    out = np.where(x > 0, x, leak * x) - sub
+    return np.where(np.abs(out - maxv) < 1e-3, x + np.sign(x), x)
+
+
+leaks = st.sampled_from([0.0, 0.01, 0.1]) | st.floats(0, 1)
+subs = st.sampled_from([0.0, 0.4]) | st.floats(-1, 1)
+maxvs = st.none() | st.sampled_from([0.5, 6.0]) | st.floats(-1, 6)
+
+
+@st.composite
+def general_relus(draw) -> Inputs:
+    """Rows, and a general ReLU's options; no entry within reach of either kink."""
+    n, m, seed = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(seeds)
+    options = dict(leak=draw(leaks), sub=draw(subs), maxv=draw(maxvs))
+    x = away_from_zero(np.random.default_rng(seed).normal(0, 2, (n, m)))
+    return Inputs({"x": away_from_clamp(x, **options)}, options, seed)
+
+
 @st.composite
 def affine(draw) -> Inputs:
     n, n_in, n_out = (draw(st.integers(1, k)) for k in (6, 6, 4))
@@ -152,9 +178,12 @@ def convolutions(*, stride) -> st.SearchStrategy[Inputs]:
 
 
 @st.composite
-def pool_cases(draw, *, stride=POOL_STRIDES) -> dict:
+def pool_cases(draw, *, stride=POOL_STRIDES, ceil_mode: bool = False) -> dict:
+    """A pooling's sizes; with ``ceil_mode``, images that end in a partial window or more."""
     k = draw(st.integers(1, 3))
+    options = {"ceil_mode": True} if ceil_mode else {}
     return dict(
+        **options,
         n=draw(st.integers(1, 3)),
         c=draw(st.integers(1, 3)),
         h=draw(st.integers(k, k + 6)),
@@ -165,11 +194,13 @@ def pool_cases(draw, *, stride=POOL_STRIDES) -> dict:
     )
 
 
-def poolings(*, stride) -> st.SearchStrategy[Inputs]:
+def poolings(*, stride, ceil_mode: bool = False) -> st.SearchStrategy[Inputs]:
     def inputs(case: dict) -> Inputs:
         rng = np.random.default_rng(case["seed"])
         x = distinct(rng, (case["n"], case["c"], case["h"], case["w"]))
-        return Inputs({"x": x}, dict(kernel_size=case["k"], stride=case["stride"]), case["seed"])
+        options = dict(kernel_size=case["k"], stride=case["stride"])
+        options |= {"ceil_mode": True} if ceil_mode else {}
+        return Inputs({"x": x}, options, case["seed"])
 
     return pool_cases(stride=stride).map(inputs)
 
@@ -212,6 +243,68 @@ def batch_norms(draw, *, training: bool) -> Inputs:
     return Inputs(args, dict(training=training, momentum=draw(momenta)), seed)
 
 
+@st.composite
+def normalizations(draw) -> Inputs:
+    """An array of 1 to 4 axes, a nonempty set of them to normalize over, and an ``eps``."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    axes = draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))
+    seed = draw(seeds)
+    x = off_centre(np.random.default_rng(seed), shape)
+    return Inputs({"x": x}, dict(axes=tuple(sorted(axes)), eps=draw(norm_eps)), seed)
+
+
+norm_eps = st.sampled_from([1e-5, 0.1])
+
+
+@st.composite
+def layer_norm_cases(draw) -> dict:
+    """An input of 1 to 4 axes, normalized over its last 1 to all of them."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    dims = draw(st.integers(1, len(shape)))
+    return dict(
+        shape=shape,
+        normalized_shape=shape[len(shape) - dims :],
+        eps=draw(norm_eps),
+        seed=draw(seeds),
+        modes=["train"],
+    )
+
+
+@st.composite
+def group_norm_cases(draw) -> dict:
+    """(n, c, ...) with 0 to 2 axes of pixels, and groups that divide the channels."""
+    groups, per_group = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    pixels = tuple(draw(st.lists(st.integers(1, 4), max_size=2)))
+    # PyTorch refuses one value a channel (n * pixels = 1), though a group may hold several.
+    n = draw(st.integers(1 if np.prod(pixels) > 1 else 2, 3))
+    return dict(
+        shape=(n, groups * per_group, *pixels),
+        num_groups=groups,
+        eps=draw(norm_eps),
+        seed=draw(seeds),
+        modes=["train"],
+    )
+
+
+def _with_parameters(case: dict, shape: tuple) -> Inputs:
+    rng = np.random.default_rng(case["seed"])
+    x = off_centre(rng, case["shape"])
+    args = {"x": x, "weight": rng.standard_normal(shape), "bias": rng.standard_normal(shape)}
+    return Inputs(
+        args,
+        {k: v for k, v in case.items() if k in ("normalized_shape", "num_groups", "eps")},
+        case["seed"],
+    )
+
+
+def layer_norms() -> st.SearchStrategy[Inputs]:
+    return layer_norm_cases().map(lambda case: _with_parameters(case, case["normalized_shape"]))
+
+
+def group_norms() -> st.SearchStrategy[Inputs]:
+    return group_norm_cases().map(lambda case: _with_parameters(case, case["shape"][1:2]))
+
+
 # The layers' cases.
 
 
@@ -236,8 +329,8 @@ def conv_layer_cases() -> st.SearchStrategy[dict]:
     return conv_cases(square=True).map(lambda case: {**case, "modes": ["train"]})
 
 
-def pool_layer_cases() -> st.SearchStrategy[dict]:
-    return pool_cases().map(lambda case: {**case, "modes": ["train"]})
+def pool_layer_cases(*, ceil_mode: bool = False) -> st.SearchStrategy[dict]:
+    return pool_cases(ceil_mode=ceil_mode).map(lambda case: {**case, "modes": ["train"]})
 
 
 @st.composite
@@ -252,7 +345,7 @@ def norm_cases(draw, *, images: bool) -> dict:
 
 
 @st.composite
-def block_cases(draw, *, projection: bool) -> dict:
+def block_cases(draw, *, projection: bool, pool_shortcut: bool = False) -> dict:
     """Shapes of a residual block and its input; ``projection`` picks the shortcut kind."""
     c_in = draw(st.integers(1, 4))
     stride = draw(st.integers(1, 3)) if projection else 1
@@ -272,6 +365,7 @@ def block_cases(draw, *, projection: bool) -> dict:
         stride=stride,
         h=h,
         w=w,
+        pool_shortcut=pool_shortcut,
         seed=draw(seeds),
         modes=draw(modes),
     )

@@ -3,7 +3,8 @@
 Values and gradients of ``conv2d``, ``max_pool2d``, ``avg_pool2d`` and of the layers
 against PyTorch, finite differences and the plain pairs are entries of the oracle's
 table (tests/oracle.py). Here: ties in max pooling, the loops against im2col, col2im as
-the adjoint of im2col, defaults, dtypes, scratch memory, training, and errors.
+the adjoint of im2col, defaults, dtypes, scratch memory, training, average pooling's
+ceil_mode at the edges, and errors.
 """
 
 from __future__ import annotations
@@ -322,3 +323,53 @@ def test_nested_lists_are_accepted_as_arrays_are(call) -> None:
 def test_layer_constructors_check_their_sizes(make, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "stride", "out"),
+    [(7, 2, 2, 4), (5, 3, 2, 2), (6, 3, 2, 3), (7, 3, 3, 3), (6, 2, 2, 3), (5, 1, 3, 2)],
+)
+def test_ceil_mode_averages_what_a_partial_edge_window_holds_as_torch(size, k, stride, out):
+    rng = np.random.default_rng(size + k)
+    x = rng.standard_normal((2, 3, size, size))
+    options = dict(kernel_size=k, stride=stride, ceil_mode=True)
+    check_pair_gradients(PAIRS_BY_NAME["avg_pool2d, ceil_mode"], Inputs({"x": x}, options, 0))
+    pooled = avg_pool2d(x, **options)
+    assert pooled.shape == (2, 3, out, out)
+    corner = x[:, :, stride * (out - 1) :, stride * (out - 1) :]
+    corner = corner[:, :, :k, :k]
+    test_near(pooled[:, :, -1, -1], corner.mean((2, 3)))
+    test_near(pooled, F.avg_pool2d(torch.tensor(x), k, stride, ceil_mode=True).numpy())
+
+
+def test_ceil_mode_changes_nothing_where_the_windows_fit() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    grad_out = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(avg_pool2d(x, 2, ceil_mode=True), avg_pool2d(x, 2))
+    np.testing.assert_array_equal(
+        avg_pool2d_grad(x, grad_out, 2, ceil_mode=True), avg_pool2d_grad(x, grad_out, 2)
+    )
+    # Floor mode drops the edge that ceil mode averages; a float32 input stays float32.
+    assert avg_pool2d(x[:, :, :7, :7], 2).shape == (2, 3, 3, 3)
+    assert avg_pool2d(x[:, :, :7, :7], 2, ceil_mode=True).dtype == np.float32
+    pool = AvgPool2d(2, ceil_mode=True)
+    assert (
+        repr(pool) == "AvgPool2d(2, ceil_mode=True)"
+        and repr(AvgPool2d(3, 2)) == "AvgPool2d(3, stride=2)"
+    )
+    assert pool.backward(np.ones_like(pool(x[:, :, :7, :7]))).shape == (2, 3, 7, 7)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: avg_pool2d(np.ones((1, 1, 4, 4)), 2, ceil_mode=1), "avg_pool2d: ceil_mode .* 1"),
+        (lambda: AvgPool2d(2, ceil_mode="yes"), "AvgPool2d: ceil_mode must be True or False"),
+        # A window must start inside the image, as in PyTorch: kernel 4, stride 1 on 2 pixels.
+        (lambda: avg_pool2d(np.ones((1, 1, 2, 2)), 4, 1, ceil_mode=True),
+         r"kernel \(4, 4\) larger than the image \(2, 2\)"),
+    ],
+)  # fmt: skip
+def test_ceil_mode_rejects_what_cannot_work(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

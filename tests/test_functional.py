@@ -2,7 +2,7 @@
 
 The values and gradients of ``relu``, ``lin`` and ``mse`` against PyTorch and finite
 differences are entries of the oracle's table; here are ReLU at its kink, skipping the
-input's gradient, dtypes, shapes and errors.
+input's gradient, dtypes, shapes and errors; the general ReLU at its kinks and its options.
 """
 
 from __future__ import annotations
@@ -14,7 +14,16 @@ import pytest
 from oracle import PAIRS_BY_NAME, check_pair_gradients
 from strategies import Inputs
 
-from deepfound.functional import lin, lin_grad, mse, mse_grad, relu, relu_grad
+from deepfound.functional import (
+    general_relu,
+    general_relu_grad,
+    lin,
+    lin_grad,
+    mse,
+    mse_grad,
+    relu,
+    relu_grad,
+)
 from deepfound.testing import test_near
 
 
@@ -98,3 +107,47 @@ def test_lists_are_accepted_like_arrays() -> None:
     np.testing.assert_array_equal(relu_grad(x, x), relu_grad(arrays_[0], arrays_[0]))
     assert mse([[1.0], [3.0]], [0.0, 1.0]) == 2.5
     np.testing.assert_array_equal(mse_grad([[1.0], [3.0]], [0.0, 1.0]), [[1.0], [2.0]])
+
+
+def test_general_relu_grad_at_both_kinks_is_torch_s() -> None:
+    # x = 0, where leaky_relu takes the slope `leak`, and outputs exactly at maxv, where
+    # clamp passes the gradient; 0.9 - 0.4 is 0.5 in float64.
+    x = np.array([[-1.0, 0.0, 0.9, 3.0], [-0.0, 0.5, 0.9, 0.3]])
+    inputs = Inputs({"x": x}, dict(leak=0.1, sub=0.4, maxv=0.5), seed=0)
+    assert general_relu(x, **inputs.options)[0, 2] == 0.5  # at the clamp exactly
+    check_pair_gradients(PAIRS_BY_NAME["general_relu"], inputs)
+    expected = [[0.1, 0.1, 1.0, 0.0], [0.1, 1.0, 1.0, 1.0]]
+    test_near(general_relu_grad(x, np.ones_like(x), **inputs.options), np.array(expected))
+
+
+def test_general_relu_with_its_defaults_is_relu_and_keeps_float32() -> None:
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(general_relu(x), relu(x))
+    np.testing.assert_array_equal(general_relu_grad(x, x), relu_grad(x, x))
+    options = dict(leak=0.1, sub=0.4, maxv=1.0)
+    assert general_relu(x, **options).dtype == np.float32
+    assert general_relu_grad(x, x, **options).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(leak=-0.1), "leak must be at least 0, got -0.1"),
+        (dict(leak=float("nan")), "leak must be finite, got nan"),
+        (dict(sub=float("inf")), "sub must be finite, got inf"),
+        (dict(maxv=float("-inf")), "maxv must be finite, got -inf"),
+        (dict(maxv="6"), "maxv must be a number, got '6'"),
+        (dict(sub=None), "sub must be a number, got None"),
+        (dict(leak=True), "leak must be a number, got True"),
+    ],
+)
+def test_general_relu_rejects_bad_options_naming_them(options, message: str) -> None:
+    with pytest.raises(ValueError, match=f"general_relu: {message}"):
+        general_relu(np.ones(2), **options)
+    with pytest.raises(ValueError, match=f"general_relu_grad: {message}"):
+        general_relu_grad(np.ones(2), np.ones(2), **options)
+
+
+def test_general_relu_grad_checks_the_gradient_s_shape() -> None:
+    with pytest.raises(ValueError, match=r"grad_out of shape \(2, 3\) .* got \(3, 2\)"):
+        general_relu_grad(np.ones((2, 3)), np.ones((3, 2)))

@@ -1,5 +1,7 @@
 """deepfound.init against the formulas it implements and against torch.nn.init.
 
+LSUV (``init.lsuv``) by its post-condition: every layer's output standardized.
+
 Statistical checks draw many weights and allow ``Z`` standard errors, each
 standard error derived from the sample size: a correct initializer fails one
 check with probability below 1e-6, and a wrong scale (say √2 off) fails it for sure.
@@ -239,3 +241,99 @@ def test_non_float_dtype_raises(ours):
 def test_invalid_mode_raises(ours):
     with pytest.raises(ValueError, match=r"mode must be 'fan_in' or 'fan_out', got 'fan_avg'"):
         ours(10, 10, mode="fan_avg")
+
+
+def _layer_outputs(model, x):
+    """Mean and standard deviation of each Linear and Conv2d output, and whether it has a bias."""
+    from deepfound.conv import Conv2d
+    from deepfound.hooks import Hooks
+    from deepfound.nn import Linear, no_grad
+
+    layers = [m for m in model.modules() if isinstance(m, (Linear, Conv2d))]
+    stats = []
+
+    def record(module, inputs, out):
+        stats.append((float(out.mean()), float(out.std()), module.bias is not None))
+
+    with no_grad(), Hooks(layers, record):
+        model(x)
+    return stats
+
+
+def _deep_plain_net(rng):
+    from deepfound.nn import Linear, ReLU, Sequential
+
+    widths = [30, 50, 50, 50, 50, 50, 50, 50, 10]
+    layers = []
+    for n_in, n_out in zip(widths, widths[1:], strict=False):
+        layers += [Linear(n_in, n_out, rng=rng), ReLU()]
+    return Sequential(*layers[:-1])
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-5])
+def test_lsuv_gives_every_layer_mean_0_and_std_1_on_a_deep_plain_net(tol):
+    rng = np.random.default_rng(0)
+    model = _deep_plain_net(rng)
+    # Far from standardized: an input off centre and widely spread.
+    x = rng.normal(4.0, 10.0, (200, 30)).astype(np.float32)
+    before = _layer_outputs(model, x)
+    assert max(abs(std - 1) for _, std, _ in before) > 1
+    assert init.lsuv(model, x, tol=tol) is model
+    for mean, std, _ in _layer_outputs(model, x):
+        assert abs(mean) <= tol and abs(std - 1) <= tol, (mean, std)
+
+
+def test_lsuv_on_a_resnet_rescales_convolutions_without_bias_and_leaves_running_stats():
+    from deepfound.norm import BatchNorm2d
+    from deepfound.resnet import resnet
+
+    model = resnet((4, 8), blocks=1, rng=0)
+    x = np.random.default_rng(1).normal(0.5, 3.0, (8, 1, 12, 12)).astype(np.float32)
+    norms = [m for m in model.modules() if isinstance(m, BatchNorm2d)]
+    running = [(bn.running_mean.copy(), bn.running_var.copy()) for bn in norms]
+    weights = [p.data.copy() for p in model.parameters()]
+    init.lsuv(model, x)
+    for bn, (mean, var) in zip(norms, running, strict=True):
+        np.testing.assert_array_equal(bn.running_mean, mean)
+        np.testing.assert_array_equal(bn.running_var, var)
+    changed = [
+        not np.array_equal(p.data, w) for p, w in zip(model.parameters(), weights, strict=True)
+    ]
+    assert any(changed)
+    stats = _layer_outputs(model, x)
+    assert len(stats) == 7  # the stem, two 3x3 in each block, one shortcut, the head
+    for mean, std, has_bias in stats:
+        assert abs(std - 1) <= 1e-3
+        assert abs(mean) <= 1e-3 or not has_bias
+    assert stats[-1][2]  # the head has a bias, so it is centred too
+
+
+def test_lsuv_stops_after_max_iters():
+    from deepfound.nn import Linear, Sequential
+
+    rng = np.random.default_rng(2)
+    model = Sequential(Linear(5, 4, rng=rng))
+    x = rng.normal(2.0, 5.0, (50, 5)).astype(np.float32)
+    init.lsuv(model, x, max_iters=1)  # one rescaling; no pass remains to check it
+    mean, std, _ = _layer_outputs(model, x)[0]
+    assert abs(mean) < 1e-3 and abs(std - 1) < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda nn: init.lsuv(nn.Linear(3, 2), np.ones((0, 3))), r"lsuv: x is empty .*\(0, 3\)"),
+        (lambda nn: init.lsuv(nn.Sequential(nn.ReLU()), np.ones((2, 3))), "no Linear or Conv2d"),
+        (
+            lambda nn: init.lsuv(nn.Linear(3, 2), np.ones((4, 3)), tol=0),
+            "tol must be a positive number",
+        ),
+        (lambda nn: init.lsuv(nn.Linear(3, 2), np.ones((4, 3)), max_iters=0), "max_iters must"),
+        (lambda nn: init.lsuv(nn.Linear(3, 1), np.ones((4, 3))), r"output of Linear\(3, 1\) is c"),
+    ],
+)
+def test_lsuv_rejects_what_it_cannot_standardize(call, message):
+    from deepfound import nn
+
+    with pytest.raises(ValueError, match=message):
+        call(nn)

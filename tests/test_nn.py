@@ -4,7 +4,7 @@
 copied weights, against finite differences and against their plain pairs, and
 ``backward`` called twice, are entries of the oracle's table. Here: the loss's
 gradient argument, skipping the input's gradient, defaults, errors, parameters and
-module trees, modes, and ``no_grad``.
+module trees, modes, ``no_grad``, and ``GeneralReLU``'s options.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from deepfound.conv import Conv2d, MaxPool2d
 from deepfound.nn import (
     MSE,
+    GeneralReLU,
     Linear,
     Module,
     ReLU,
@@ -302,3 +303,18 @@ def test_no_grad_works_as_a_decorator() -> None:
     out, enabled = measure(np.array([-1.0, 2.0]))
     assert np.array_equal(out, [0.0, 2.0]) and not enabled
     assert layer.out is None and is_grad_enabled()
+
+
+def test_general_relu_layer_checks_its_options_and_shows_them() -> None:
+    for options, message in [
+        (dict(leak=-1.0), "leak must be at least 0, got -1.0"),
+        (dict(sub=float("nan")), "sub must be finite, got nan"),
+        (dict(maxv=[6.0]), r"maxv must be a number, got \[6.0\]"),
+    ]:
+        with pytest.raises(ValueError, match=f"GeneralReLU: {message}"):
+            GeneralReLU(**options)
+    assert repr(GeneralReLU()) == "GeneralReLU(leak=0.0, sub=0.0, maxv=None)"
+    act = GeneralReLU(sub=0.5)
+    act(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"grad_out of shape \(2, 3\)"):
+        act.backward(np.ones(3))

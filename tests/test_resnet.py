@@ -3,8 +3,9 @@
 The block (both shortcut kinds) and the network built by ``resnet`` (residual or plain,
 either stem stride) against the same modules in PyTorch, in both modes, and against
 finite differences are entries of the oracle's table; their PyTorch twins,
-``TorchResBlock`` and ``torch_resnet``, live there. Here: float32, the identity
-shortcut's gradient, the builder's layout, and errors.
+``TorchResBlock`` and ``torch_resnet``, live there, and so does the block with
+ResNet-D's pooled shortcut. Here: float32, the identity shortcut's gradient, the
+builder's layout, ``zero_init``, the pooled shortcut's layout, and errors.
 """
 
 from __future__ import annotations
@@ -122,3 +123,76 @@ def test_builder_layout() -> None:
 def test_builder_rejects_bad_arguments(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         resnet(**kwargs)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_zero_init_block_starts_as_the_identity_on_what_a_relu_outputs(mode: str) -> None:
+    rng = np.random.default_rng(4)
+    block = getattr(ResBlock(3, 3, rng=0, zero_init=True), mode)()
+    np.testing.assert_array_equal(block.bn2.weight.data, np.zeros(3, np.float32))
+    x = np.maximum(rng.standard_normal((4, 3, 6, 6)), 0).astype(np.float32)
+    np.testing.assert_array_equal(block(x), x)
+    # The main path's parameters still get a gradient: bn2's scale, through x_hat.
+    block.backward(rng.standard_normal(x.shape).astype(np.float32))
+    assert np.abs(block.bn2.weight.grad).max() > 0
+    assert repr(block) == "ResBlock(3, 3, zero_init=True)"
+
+
+def test_default_block_is_unchanged_by_the_new_options() -> None:
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    plain = ResBlock(3, 5, stride=2, rng=7)
+    explicit = ResBlock(3, 5, stride=2, rng=7, zero_init=False, pool_shortcut=False)
+    for p, q in zip(plain.parameters(), explicit.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(plain(x), explicit(x))
+    assert (
+        repr(plain.shortcut) == "Sequential(Conv2d(3, 5, 1, stride=2, bias=False), BatchNorm2d(5))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stride", "layers"),
+    [
+        (2, "AvgPool2d(2, ceil_mode=True), Conv2d(3, 5, 1, bias=False), BatchNorm2d(5)"),
+        (1, "Conv2d(3, 5, 1, bias=False), BatchNorm2d(5)"),
+    ],
+)
+def test_pool_shortcut_averages_before_a_unit_stride_convolution(stride, layers) -> None:
+    block = ResBlock(3, 5, stride=stride, rng=0, pool_shortcut=True)
+    assert repr(block.shortcut) == f"Sequential({layers})"
+    # The same weights as the strided shortcut: only the shortcut's sampling differs.
+    strided = ResBlock(3, 5, stride=stride, rng=0)
+    for p, q in zip(block.parameters(), strided.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert ResBlock(4, 4, rng=0, pool_shortcut=True).shortcut is None
+    # An odd image: the pooled shortcut's last window is partial, and sizes still match.
+    x = np.random.default_rng(6).standard_normal((2, 3, 7, 7)).astype(np.float32)
+    out = block(x)
+    assert out.shape == (2, 5, 4 if stride == 2 else 7, 4 if stride == 2 else 7)
+    assert block.backward(np.ones_like(out)).shape == x.shape
+
+
+def test_builder_passes_zero_init_and_pool_shortcut_to_every_block() -> None:
+    model = resnet((4, 8), blocks=2, rng=0, zero_init=True, pool_shortcut=True)
+    blocks = [layer for layer in model.layers if isinstance(layer, ResBlock)]
+    assert len(blocks) == 4
+    assert all(b.zero_init and b.pool_shortcut for b in blocks)
+    assert all(not b.bn2.weight.data.any() for b in blocks)
+    assert repr(blocks[2].shortcut).startswith("Sequential(AvgPool2d(2, ceil_mode=True)")
+    default = resnet((4, 8), blocks=2, rng=0)
+    assert [repr(b) for b in default.layers[3:-2]][2] == "ResBlock(4, 8, stride=2)"
+    assert model(np.zeros((2, 1, 9, 9), np.float32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ResBlock(2, 2, zero_init=1), "ResBlock: zero_init must be True or False, got 1"),
+        (lambda: ResBlock(2, 2, pool_shortcut="no"), "ResBlock: pool_shortcut must be True or"),
+        (lambda: resnet(residual=False, zero_init=True), "resnet: zero_init and pool_shortcut"),
+        (lambda: resnet(residual=False, pool_shortcut=True), "plain network .* has none"),
+    ],
+)
+def test_block_options_reject_what_is_not_a_bool(make, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
