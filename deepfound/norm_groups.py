@@ -68,8 +68,14 @@ def normalize_grad(
 
 
 def _layer_axes(name: str, x: np.ndarray, normalized_shape) -> tuple[int, ...]:
-    """The last ``len(normalized_shape)`` axes, after checking they have that shape."""
-    shape = tuple(normalized_shape)
+    """The last ``len(normalized_shape)`` axes, after checking they have that shape.
+
+    An integer ``normalized_shape`` means ``(normalized_shape,)``, as for the layer.
+    """
+    is_int = isinstance(normalized_shape, (int, np.integer)) and not isinstance(
+        normalized_shape, bool
+    )
+    shape = (normalized_shape,) if is_int else tuple(normalized_shape)
     if not shape or np.shape(x)[np.ndim(x) - len(shape) :] != shape or np.ndim(x) < len(shape):
         raise ValueError(
             f"{name}: input ending in normalized_shape {shape} expected, got {np.shape(x)}"
@@ -88,12 +94,13 @@ def layer_norm(
     Examples
     --------
     >>> x = np.array([[1.0, 3.0], [10.0, 30.0]])
-    >>> layer_norm(x, (2,), np.array([1.0, 2.0]), np.zeros(2), eps=0.0)
+    >>> layer_norm(x, 2, np.array([1.0, 2.0]), np.zeros(2), eps=0.0)  # 2 means (2,)
     array([[-1.,  2.],
            [-1.,  2.]])
     """
     axes = _layer_axes("layer_norm", x, normalized_shape)
-    _check_arrays("layer_norm", x, {"weight": weight, "bias": bias}, tuple(normalized_shape))
+    shape = np.shape(x)[axes[0] :]
+    _check_arrays("layer_norm", x, {"weight": weight, "bias": bias}, shape)
     return weight * normalize(x, axes, eps) + bias
 
 
@@ -112,7 +119,8 @@ def layer_norm_grad(
     (array([[0., 0.]]), array([-1.,  0.]), array([1., 0.]))
     """
     axes = _layer_axes("layer_norm_grad", x, normalized_shape)
-    _check_arrays("layer_norm_grad", x, {"weight": weight}, tuple(normalized_shape), grad_out)
+    shape = np.shape(x)[axes[0] :]
+    _check_arrays("layer_norm_grad", x, {"weight": weight}, shape, grad_out)
     batch = tuple(range(axes[0]))
     x_hat = normalize(x, axes, eps)
     grad_x = normalize_grad(x, weight * grad_out, axes, eps)

@@ -33,6 +33,7 @@ from deepfound.optim import SGD
 from deepfound.resnet_recipes import DepthComparison, ResNet, StepLosses
 from deepfound.schedules import linear_decay, one_cycle, one_cycle_momentum
 from deepfound.spread import Spread
+from deepfound.toolbox_recipes import BEST, Toolbox
 
 __all__ = [
     "MNIST",
@@ -44,6 +45,8 @@ __all__ = [
     "ResNet",
     "DepthComparison",
     "StepLosses",
+    "Toolbox",
+    "BEST",
     "Spread",
 ]
 

@@ -34,7 +34,7 @@ def decay_groups(model: Module, weight_decay: float) -> list[dict]:
     --------
     >>> groups = decay_groups(resnet((4, 8), rng=0), 5e-4)
     >>> [(len(g["params"]), g["weight_decay"]) for g in groups]
-    [(6, 0.0005), (13, 0.0)]
+    [(7, 0.0005), (13, 0.0)]
     """
     params = list(model.parameters())
     return [
@@ -87,8 +87,15 @@ class Toolbox(ResNet):
             pool_shortcut=self.pool_shortcut,
         )
 
-    def train(self, model: Module, data: MNIST, seed: int = 0, *, progress: bool = False,
-              callbacks: list[Callback] = ()) -> History:
+    def train(
+        self,
+        model: Module,
+        data: MNIST,
+        seed: int = 0,
+        *,
+        progress: bool = False,
+        callbacks: list[Callback] = (),
+    ) -> History:
         shifts, order, mixing, subset = np.random.default_rng(seed).spawn(4)
         x, y = data.x_train, data.y_train
         if self.train_images is not None:
@@ -102,9 +109,7 @@ class Toolbox(ResNet):
         valid_dl = DataLoader(Dataset(data.x_valid[:n_valid], data.y_valid[:n_valid]), 1000)
         if self.lsuv:
             lsuv(model, x[: self.batch_size])
-        params = (
-            decay_groups(model, self.weight_decay) if self.decay_groups else model.parameters()
-        )
+        params = decay_groups(model, self.weight_decay) if self.decay_groups else model.parameters()
         opt = SGD(
             params, self.lr, momentum=self.momentum, nesterov=True, weight_decay=self.weight_decay
         )

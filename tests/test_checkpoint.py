@@ -83,7 +83,8 @@ def test_weights_of_another_architecture_are_refused_naming_the_differences(tmp_
     np.testing.assert_array_equal(model.weight.data, before)
     with pytest.raises(
         ValueError,
-        match=r"not in the file: layers\[0\]\.weight, .* and \d+ more; not in the model: bias, weight$",
+        match=r"not in the file: layers\[0\]\.weight, .* and \d+ more; "
+        r"not in the model: bias, weight$",
     ):
         load_weights(resnet((4, 8), rng=0), path)
 

@@ -258,3 +258,37 @@ def test_run_writes_no_colour_codes_into_a_redirected_log(tmp_path):
     assert result.returncode == 1
     assert "AssertionError: answer is 42" in result.stderr
     assert "\x1b[" not in result.stderr
+
+
+def test_train_saves_weights_that_load_back_into_the_recipe_s_model(tmp_path):
+    from deepfound.checkpoint import load_weights
+    from deepfound.toolbox_recipes import BEST
+
+    out = tmp_path / "weights" / "resnet.npz"
+    result = deepfound(
+        "train", "--out", str(out), "--epochs", "1", "--train_images", "256",
+        "--n_valid", "200", "--progress", "False",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "validation accuracy" in result.stdout and str(out) in result.stdout
+    assert "Toolbox(" in result.stdout  # the recipe, printed before training
+    load_weights(BEST.model(1), out)
+    assert [p.name for p in out.parent.iterdir()] == ["resnet.npz"]
+
+
+def test_train_leaves_a_file_it_did_not_write_alone_and_stops_before_training(tmp_path):
+    out = tmp_path / "notes.npz"
+    out.write_text("my notes")
+    start = time.perf_counter()
+    result = deepfound("train", "--out", str(out), "--progress", "False")
+    assert result.returncode == 2
+    assert "is not a deepfound weights file" in result.stderr
+    assert out.read_text() == "my notes"
+    assert time.perf_counter() - start < 60  # it did not train for minutes first
+
+
+def test_train_names_a_bad_setting(tmp_path):
+    result = deepfound("train", "--out", str(tmp_path / "w.npz"), "--epochs", "0")
+    assert result.returncode == 2
+    assert "epochs must be an integer of at least 1, got 0" in result.stderr
+    assert not (tmp_path / "w.npz").exists()
