@@ -3,9 +3,10 @@
 A number a reader sees in a sentence must come from the code that produced it: a
 ``{glue:text}`` role fed by an executed cell, a doctest, or a formula in math. This check
 reads the prose of ``book/*.md`` (outside the front matter, code cells and blocks,
-exercises and their solutions, doctests, math, inline code, roles such as ``{glue:text}``
-and ``{cite}``, link targets and HTML comments) and reports every number left, unless a
-pattern of the allow-list, ``book/numbers.allow``, covers it.
+doctests, math, inline code, roles such as ``{glue:text}`` and ``{cite}``, link targets
+and HTML comments) and reports every number left, unless a pattern of the allow-list,
+``book/numbers.allow``, covers it. Exercises and their solutions are prose too, read in
+the chapters that ``EXERCISE_CHAPTERS`` names.
 
 Each line of the allow-list is ``PATTERN  # reason``: a Python regular expression that
 must match the text around the number (the number included), for example
@@ -27,9 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ALLOW = ROOT / "book" / "numbers.allow"
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-# Fences whose content is prose: notes, admonitions and dropdowns. (Exercises and their solutions
-# are not read yet: their statements type the problem's own numbers.)
+# Fences whose content is prose: notes, admonitions and dropdowns.
 PROSE_DIRECTIVE = re.compile(r"\{(note|warning|tip|important|seealso|admonition|dropdown|hint)\}")
+# Exercises and their solutions, prose read only in the chapters whose file name this matches
+# (chapters 00-06 so far; widen it as the later chapters' exercises are checked).
+EXERCISE_DIRECTIVE = re.compile(r"\{(exercise|solution)\}")
+EXERCISE_CHAPTERS = re.compile(r"^0[0-6]_")
 # A digit run with an optional decimal part, not glued to letters or underscores (ch07, x2, 1e-5
 # are names or code, and code belongs in backticks anyway).
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
@@ -73,8 +77,11 @@ def read_allowed(path: Path = ALLOW) -> list[Allowed]:
     return allowed
 
 
-def prose_lines(text: str):
-    """(line number, line) of the prose of a chapter: no front matter, code, math or comments."""
+def prose_lines(text: str, exercises: bool = False):
+    """(line number, line) of the prose of a chapter: no front matter, code, math or comments.
+
+    With ``exercises``, the text of exercises and solutions is prose too; else it is skipped.
+    """
     lines = text.splitlines()
     i, fence, in_math, in_comment = 0, None, False, False
     if lines and lines[0].strip() == "---":  # front matter
@@ -91,7 +98,8 @@ def prose_lines(text: str):
             # A prose directive's fences (a note, an exercise, its solution) hold prose: keep
             # reading; a bare fence outside code closes one. Every other fence opens code.
             info = stripped[len(match.group(1)) :].strip()
-            if info and not PROSE_DIRECTIVE.match(info):
+            is_prose = PROSE_DIRECTIVE.match(info) or (exercises and EXERCISE_DIRECTIVE.match(info))
+            if info and not is_prose:
                 fence = match.group(1)
             continue
         if in_comment:
@@ -129,7 +137,8 @@ def is_allowed(name: str, line: str, start: int, end: int, allowed: list[Allowed
 def check(paths: list[Path], allowed: list[Allowed]) -> list[str]:
     problems = []
     for path in paths:
-        for number, line in prose_lines(path.read_text(encoding="utf-8")):
+        exercises = bool(EXERCISE_CHAPTERS.match(path.name))
+        for number, line in prose_lines(path.read_text(encoding="utf-8"), exercises):
             for start, end, value in numbers_in(line):
                 if not is_allowed(path.name, line, start, end, allowed):
                     context = line[max(0, start - 30) : end + 30].strip()

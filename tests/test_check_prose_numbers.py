@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,42 @@ def test_prose_inside_and_after_a_note_is_read(tmp_path):
     note = CHAPTER + "\n````{note}\nA note of 3 lines.\n````\n\nAfter it, 4 more.\n"
     problems = _check(tmp_path, note)
     assert [p.split(" in ")[0] for p in problems] == ["3", "4"]
+
+
+EXERCISE = """
+````{exercise} A sum
+:label: ex-99-sum
+
+Add the numbers from $1$ to $n$ for {glue:text}`n` values of $n$.
+````
+
+````{solution} ex-99-sum
+:class: dropdown
+
+The sum is $n (n + 1) / 2$:
+
+```{code-block} pycon
+>>> sum(range(1, 11))
+55
+
+```
+````
+"""
+
+
+def test_a_number_typed_into_an_exercise_or_its_solution_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr("check_prose_numbers.EXERCISE_CHAPTERS", re.compile(r"^99_"))
+    assert _check(tmp_path, CHAPTER + EXERCISE) == []
+    typed = EXERCISE.replace("for {glue:text}`n` values", "for 12 values").replace(
+        "The sum is", "For 10 it is 55, and the sum is"
+    )
+    problems = _check(tmp_path, CHAPTER + typed)
+    assert [p.split(" in ")[0] for p in problems] == ["12", "10", "55"]
+
+
+def test_exercises_are_read_only_in_the_chapters_named(tmp_path, monkeypatch):
+    typed = CHAPTER + EXERCISE.replace("for {glue:text}`n` values", "for 12 values")
+    monkeypatch.setattr("check_prose_numbers.EXERCISE_CHAPTERS", re.compile(r"^0[0-6]_"))
+    assert _check(tmp_path, typed) == []  # 99_test.md is not among them
+    monkeypatch.setattr("check_prose_numbers.EXERCISE_CHAPTERS", re.compile(r"^99_"))
+    assert _check(tmp_path, typed) != []
