@@ -127,5 +127,6 @@ class Toolbox(ResNet):
         )
 
 
-#: The recipe ``deepfound train`` trains to the end.
-BEST = Toolbox(epochs=8)
+#: The recipe ``deepfound train`` trains to the end: eight epochs, no weight decay on the
+#: batch normalizations' scales and shifts and on the biases.
+BEST = Toolbox(epochs=8, decay_groups=True)
