@@ -119,7 +119,7 @@ def mixup(x: np.ndarray, y: np.ndarray, n_classes: int, *, alpha: float = 0.4, r
 
     Returns
     -------
-    (ndarray, ndarray)
+    tuple of ndarray
         The blended inputs, in ``x``'s dtype, and targets (n, n_classes), float32.
 
     Examples

@@ -217,7 +217,7 @@ def train(
     train_images: int | None = None,
     n_valid: int | None = None,
 ) -> None:
-    """Train chapter 11's best recipe (:data:`~deepfound.toolbox_recipes.BEST`), save the weights.
+    """Train chapter 11's best recipe (``deepfound.recipes.BEST``), save the weights.
 
     Prints the recipe, the validation accuracy after each epoch (with a progress bar),
     the final accuracy and the training time, and writes the weights to ``out``, an

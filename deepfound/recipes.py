@@ -33,7 +33,7 @@ from deepfound.optim import SGD
 from deepfound.resnet_recipes import DepthComparison, ResNet, StepLosses
 from deepfound.schedules import linear_decay, one_cycle, one_cycle_momentum
 from deepfound.spread import Spread
-from deepfound.toolbox_recipes import BEST, Toolbox
+from deepfound.toolbox_recipes import BEST, Toolbox, decay_groups
 
 __all__ = [
     "MNIST",
@@ -47,6 +47,7 @@ __all__ = [
     "StepLosses",
     "Toolbox",
     "BEST",
+    "decay_groups",
     "Spread",
 ]
 

@@ -55,7 +55,7 @@ class Toolbox(ResNet):
     - ``pool_shortcut``: ResNet-D's shortcuts (:class:`~deepfound.resnet.ResBlock`);
     - ``lsuv``: :func:`~deepfound.init.lsuv` on a batch of training images before training;
     - ``decay_groups``: weight decay on the weights of convolutions and linear layers
-      alone (:func:`decay_groups`);
+      alone (:func:`~deepfound.recipes.decay_groups`);
     - ``train_images``, ``n_valid``: train on that many images (a random subset drawn
       with the seed) and validate on the first ``n_valid`` validation images; all when
       ``None``.
