@@ -159,6 +159,7 @@ def cores_wanted(page: Path) -> int:
 
 # How many times a chapter's kernel is started before a kernel that dies at once is an error.
 KERNEL_STARTS = 3
+KERNEL_DIED = "Kernel died before replying to kernel_info"
 
 
 def _execute(page: str, cores: set[int], timeout: int) -> tuple:
@@ -170,13 +171,28 @@ def _execute(page: str, cores: set[int], timeout: int) -> tuple:
     path = Path(page)
     for attempt in range(KERNEL_STARTS):
         notebook = read_notebook(path)
-        result = single_nb_execution(
-            notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False, meta_override=True
-        )
-        error = result.exc_string if result.err is not None else None
         # A kernel that dies before it answers has run no cell: most often the TCP port it was
-        # given was taken meanwhile by another process's kernel. Starting again is safe.
-        if error is None or "Kernel died before replying to kernel_info" not in error:
+        # given was taken meanwhile by another process's kernel. Starting again is safe. nbclient
+        # raises that as a RuntimeError, which jupyter-cache lets through (it catches only a
+        # cell's errors); the last attempt's is raised.
+        try:
+            result = single_nb_execution(
+                notebook,
+                cwd=str(path.parent),
+                timeout=timeout,
+                allow_errors=False,
+                meta_override=True,
+            )
+        except RuntimeError as exc:
+            if KERNEL_DIED not in str(exc) or attempt == KERNEL_STARTS - 1:
+                raise
+            print(
+                f"execute_book: {page}: the kernel did not start (attempt {attempt + 1})",
+                flush=True,
+            )
+            continue
+        error = result.exc_string if result.err is not None else None
+        if error is None or KERNEL_DIED not in error:
             break
         print(f"execute_book: {page}: the kernel did not start (attempt {attempt + 1})", flush=True)
     # The kernel has exited and been waited for: the largest resident size of this process's

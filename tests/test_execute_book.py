@@ -156,3 +156,34 @@ def test_a_bad_request_for_cores_is_named(book):
     result = run(book)
     assert result.returncode == 1
     assert "deepfound_cores must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+def test_a_kernel_that_dies_before_it_answers_is_started_again(book, monkeypatch, failures):
+    # Two kernels started at once can be given the same TCP port: the second dies before it
+    # answers, which nbclient raises as a RuntimeError. The chapter is started again, up to
+    # KERNEL_STARTS times in all.
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import execute_book
+        from jupyter_cache.executors import utils
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    real, calls = utils.single_nb_execution, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= failures:
+            raise RuntimeError(execute_book.KERNEL_DIED)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(utils, "single_nb_execution", flaky)
+    page = str(book / "book" / "a.md")
+    if failures >= execute_book.KERNEL_STARTS:
+        with pytest.raises(RuntimeError, match=execute_book.KERNEL_DIED):
+            execute_book._execute(page, set(), 60)
+        assert len(calls) == execute_book.KERNEL_STARTS
+        return
+    _, notebook, _, error, _ = execute_book._execute(page, set(), 60)
+    assert error is None and len(calls) == failures + 1
+    assert "2" in notebook.cells[-1].outputs[0]["text"]
