@@ -271,12 +271,16 @@ def main(argv: list[str] | None = None, root: Path = ROOT, package: str = "deepf
         return []
 
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
-    # Longest first (as long as the last build took; later chapters are the heavier ones).
-    order = sorted(stale, key=lambda p: (times.get(p.name, 0), pages.index(p)), reverse=True)
     cores = usable_cores()
     at_once = max_processes(cores, args.jobs, args.memory_per_job)
     # A chapter runs on cores of its own: one, or as many as it asks for, up to all there are.
     wanted = {page: min(cores_wanted(page), len(cores) or 1) for page in stale}
+    # Longest first, as long as the last build took. Without a last build (a fresh clone), the
+    # chapters that ask for more cores first, so that none waits for the others to free them,
+    # then the later chapters, the heavier ones.
+    order = sorted(
+        stale, key=lambda p: (times.get(p.name, 0), wanted[p], pages.index(p)), reverse=True
+    )
     print(
         f"execute_book: executing {_chapters(len(stale))}, up to {at_once} at once, on cores "
         f"{cores or 'any'}",

@@ -150,6 +150,19 @@ def test_each_chapter_runs_on_cores_of_its_own_as_many_as_it_asks_for(book):
     assert cached_output(book, "b").split()[0] == "1"
 
 
+def test_without_a_last_build_the_chapter_asking_for_more_cores_starts_first(book):
+    import os
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two usable cores")
+    page = book / "book" / "a.md"
+    page.write_text(page.read_text().replace("---\n\n#", "deepfound_cores: 2\n---\n\n#", 1))
+    lines = run(book).stdout.splitlines()
+    started = [line.split()[1] for line in lines if line.endswith(" ...")]
+    # Otherwise the later chapter, b, would start first and a would wait for its core.
+    assert started[0] == "book/a.md"
+
+
 def test_a_bad_request_for_cores_is_named(book):
     page = book / "book" / "a.md"
     page.write_text(page.read_text().replace("---\n\n#", "deepfound_cores: many\n---\n\n#", 1))
