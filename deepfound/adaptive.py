@@ -22,8 +22,9 @@ from deepfound.optimizer import Optimizer
 class _Adaptive(Optimizer):
     """What RMSprop and Adam share: ``eps``, ``weight_decay``, state arrays of zeros, and a step.
 
-    A step moves group after group, by the subclass's ``_step_group(group, first)``, where
-    ``self.params[first]`` is the group's first parameter (its state's index in the lists).
+    A step moves group after group (:meth:`~deepfound.optimizer.Optimizer.step`), by the
+    subclass's ``_step_group(group, first)``, ``self.params[first]`` being the group's first
+    parameter (its state's index in the lists).
     """
 
     def _check_options(self, group: dict, owner: str) -> None:
@@ -32,13 +33,6 @@ class _Adaptive(Optimizer):
 
     def _zeros(self) -> list[np.ndarray]:
         return [np.zeros_like(p.data) for p in self.params]
-
-    def step(self) -> None:
-        """Move every parameter one step, in place."""
-        first = 0
-        for group in self.param_groups:
-            self._step_group(group, first)
-            first += len(group["params"])
 
 
 class RMSprop(_Adaptive):

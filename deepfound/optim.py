@@ -148,13 +148,6 @@ class SGD(Optimizer):
             _check_momentum("SGD", value, group["nesterov"])
         self._set_all("momentum", value)
 
-    def step(self) -> None:
-        """Move every parameter one step, in place."""
-        first = 0
-        for group in self.param_groups:
-            self._step_group(group, first)
-            first += len(group["params"])
-
     def _step_group(self, group: dict, first: int) -> None:
         """Move the parameters of ``group``, the first of which is ``self.params[first]``."""
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]

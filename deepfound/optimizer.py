@@ -158,7 +158,18 @@ class Optimizer:
         self._set_all("lr", check_positive(type(self).__name__, "the learning rate", value))
 
     def step(self) -> None:
-        """Move every parameter once, using its ``.grad``; every subclass defines it."""
+        """Move every parameter once, using its ``.grad``: group after group, each with its options.
+
+        ``self._step_group(group, first)`` moves one group, whose first parameter is
+        ``self.params[first]`` (so that state kept per parameter is found by index); a subclass
+        writes it, or replaces ``step`` altogether.
+        """
+        first = 0
+        for group in self.param_groups:
+            self._step_group(group, first)
+            first += len(group["params"])
+
+    def _step_group(self, group: dict, first: int) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define step")
 
     def state_dict(self) -> dict:

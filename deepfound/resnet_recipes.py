@@ -42,12 +42,7 @@ class ResNet(Recipe):
     target: float = 0.993
 
     def model(self, seed: int = 0) -> Sequential:
-        model = resnet(self.widths, stem_stride=self.stem_stride, rng=seed)
-        if self.zero_init:
-            for block in model.layers:
-                if hasattr(block, "bn2"):
-                    block.bn2.weight.data[:] = 0
-        return model
+        return resnet(self.widths, stem_stride=self.stem_stride, rng=seed, zero_init=self.zero_init)
 
     def train(self, model: Module, data: MNIST, seed: int = 0) -> History:
         # Shifts and batch order from two generators of the seed's: the background pixel is
